@@ -38,8 +38,10 @@ pub mod operation;
 mod parts;
 pub mod text;
 mod transform;
+pub mod wire;
 
 pub use client::{Client, Pending, Received, Submission, UserId};
 pub use error::OtError;
 pub use operation::{Component, Operation, MAX_LEN};
 pub use text::Text;
+pub use wire::DecodeError;
