@@ -12,8 +12,7 @@ impl Operation {
     /// `self.target_len() == next.base_len()`.
     pub fn compose(&self, next: &Operation) -> Result<Operation, OtError> {
         check_len(self.target_len(), next.base_len())?;
-        let mut out =
-            Operation::with_capacity(self.components().len() + next.components().len());
+        let mut out = Operation::with_capacity(self.components().len() + next.components().len());
         let mut a = Parts::new(self.components());
         let mut b = Parts::new(next.components());
         loop {

@@ -16,7 +16,6 @@ use serde::ser::{self, Serialize, SerializeSeq, Serializer};
 
 use crate::operation::{Component, Operation, MAX_LEN};
 
-
 impl Serialize for Component {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {

@@ -85,15 +85,18 @@ impl Operation {
     ///
     /// Fails with [`OtError::IndexOutOfRange`] when `pos + delete > len`.
     pub fn splice(len: usize, pos: usize, delete: usize, insert: &str) -> Result<Self, OtError> {
-        let end = pos
-            .checked_add(delete)
-            .filter(|&end| end <= len)
-            .ok_or(OtError::IndexOutOfRange {
-                index: pos.saturating_add(delete),
-                len,
-            })?;
+        let end =
+            pos.checked_add(delete)
+                .filter(|&end| end <= len)
+                .ok_or(OtError::IndexOutOfRange {
+                    index: pos.saturating_add(delete),
+                    len,
+                })?;
         let mut op = Operation::with_capacity(3);
-        op.retain(pos).insert(insert).delete(delete).retain(len - end);
+        op.retain(pos)
+            .insert(insert)
+            .delete(delete)
+            .retain(len - end);
         Ok(op)
     }
 

@@ -118,7 +118,10 @@ mod tests {
             Component::from_wire_f64(f64::NAN),
             Err(DecodeError::NotAnInteger)
         );
-        assert_eq!(Component::from_wire_f64(1e300), Err(DecodeError::OutOfRange));
+        assert_eq!(
+            Component::from_wire_f64(1e300),
+            Err(DecodeError::OutOfRange)
+        );
         assert_eq!(Component::from_wire_str(""), Err(DecodeError::ZeroLength));
     }
 
