@@ -1,0 +1,348 @@
+//! One WebSocket connection: the `Hello` handshake, then a loop that sends
+//! the document's changes, reads the client's messages, pings, and ends
+//! with a specific close code (docs/protocol.md).
+//!
+//! Each connection writes from its own task with a write timeout, so a
+//! client that stops reading delays nobody else; what it is sent is read
+//! from the document on each wake-up (new history plus the *latest*
+//! metadata), so nothing queues up for it either.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::watch;
+use tokio::time::{timeout, Instant};
+use warp::ws::{Message, WebSocket};
+
+use crate::document::{Document, EditOutcome, Session};
+use crate::protocol::{self, encode, ClientMsg, Close, ErrorCode, Hello, UserInfo};
+use crate::registry::Registry;
+use crate::validate;
+
+type Tx = SplitSink<WebSocket, Message>;
+type Rx = SplitStream<WebSocket>;
+
+/// How a connection ended.
+enum End {
+    /// The server closes it with this code and reason.
+    Close(Close),
+    /// The client went away, or could not be written to; no close frame
+    /// can or need be sent.
+    Gone(&'static str),
+}
+
+impl From<Close> for End {
+    fn from(c: Close) -> End {
+        End::Close(c)
+    }
+}
+
+/// Serves one upgraded connection to document `id` until it ends.
+pub async fn serve(
+    ws: WebSocket,
+    registry: Arc<Registry>,
+    id: String,
+    otp: Option<String>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let metrics = registry.metrics.clone();
+    metrics.connections.fetch_add(1, Relaxed);
+    metrics.connections_total.fetch_add(1, Relaxed);
+    let (mut tx, mut rx) = ws.split();
+    let mut conn = Connection {
+        registry: &registry,
+        tx: &mut tx,
+        shutdown,
+    };
+    let end = conn.run(&mut rx, &id, otp.as_deref()).await;
+    match end {
+        End::Close(close) => {
+            tracing::debug!(doc = %id, code = close.code(), reason = %close.reason(), "closing connection");
+            metrics.close(&close);
+            let frame = Message::close_with(close.code(), close.reason());
+            // Best effort: the peer may already be unreachable.
+            let _ = timeout(Duration::from_secs(1), async {
+                tx.send(frame).await?;
+                tx.close().await
+            })
+            .await;
+        }
+        End::Gone(why) => {
+            tracing::debug!(doc = %id, "connection gone: {why}");
+            if why == "write timeout" {
+                metrics.close_kind("write_timeout");
+            }
+        }
+    }
+    metrics.connections.fetch_sub(1, Relaxed);
+}
+
+/// Unregisters the connection from its document however the connection
+/// ends, and saves at once when it was the last one.
+struct Membership {
+    registry: Arc<Registry>,
+    doc: Arc<Document>,
+    session: Session,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        if self.doc.leave(&self.session) {
+            let registry = self.registry.clone();
+            let doc = self.doc.clone();
+            tokio::spawn(async move { registry.save_if_dirty(&doc).await });
+        }
+    }
+}
+
+struct Connection<'a> {
+    registry: &'a Arc<Registry>,
+    tx: &'a mut Tx,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Connection<'_> {
+    async fn run(&mut self, rx: &mut Rx, id: &str, otp: Option<&str>) -> End {
+        let config = self.registry.config.clone();
+        let hello = match timeout(config.hello_timeout, next_text(rx)).await {
+            Err(_) => return Close::Timeout("no Hello received").into(),
+            Ok(Err(end)) => return end,
+            Ok(Ok(text)) => match protocol::decode(&text) {
+                Ok(ClientMsg::Hello(h)) => h,
+                Ok(_) => return Close::Malformed("the first message must be Hello".into()).into(),
+                Err(e) => return Close::Malformed(e).into(),
+            },
+        };
+        if let Err(e) = validate::client_key(&hello.client) {
+            return Close::Malformed(e).into();
+        }
+        let (hello, bad_info) = self.check_hello_info(hello);
+        let doc = match self.registry.get_or_load(id).await {
+            Ok(doc) => doc,
+            Err(e) => {
+                tracing::error!(doc = %id, "loading failed: {e}");
+                return Close::Internal("could not load the document".into()).into();
+            }
+        };
+        let (session, greeting) = match doc.join(&hello, crate::otp::hash(&hello.client), otp) {
+            Ok(joined) => joined,
+            Err(close) => return close.into(),
+        };
+        let mut member = Membership {
+            registry: self.registry.clone(),
+            doc: doc.clone(),
+            session,
+        };
+        if let Err(end) = self.send_all(greeting).await {
+            return end;
+        }
+        if let Some(message) = bad_info {
+            if let Err(end) = self.error(ErrorCode::InvalidClientInfo, &message).await {
+                return end;
+            }
+        }
+        self.main_loop(rx, &doc, &mut member.session).await
+    }
+
+    /// Keeps `Hello.info` only if valid; returns the error text otherwise.
+    fn check_hello_info(&self, mut hello: Hello) -> (Hello, Option<String>) {
+        let Some(info) = hello.info.take() else {
+            return (hello, None);
+        };
+        match self.valid_info(info) {
+            Ok(info) => {
+                hello.info = Some(info);
+                (hello, None)
+            }
+            Err(e) => (hello, Some(e)),
+        }
+    }
+
+    fn valid_info(&self, info: UserInfo) -> Result<UserInfo, String> {
+        let name = validate::user_name(&info.name, self.registry.config.max_user_name_length)?;
+        if info.hue >= 360 {
+            return Err("hue must be 0-359".into());
+        }
+        Ok(UserInfo {
+            name,
+            hue: info.hue,
+        })
+    }
+
+    async fn main_loop(&mut self, rx: &mut Rx, doc: &Document, session: &mut Session) -> End {
+        let config = self.registry.config.clone();
+        let mut heartbeat = tokio::time::interval_at(
+            Instant::now() + config.ws_heartbeat_interval,
+            config.ws_heartbeat_interval,
+        );
+        let mut last_heard = Instant::now();
+        loop {
+            let notified = doc.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match doc.updates(session) {
+                Ok(msgs) => {
+                    if let Err(end) = self.send_all(msgs).await {
+                        return end;
+                    }
+                }
+                Err(close) => return close.into(),
+            }
+            if *self.shutdown.borrow() {
+                return Close::Restarting.into();
+            }
+            tokio::select! {
+                biased;
+                _ = self.shutdown.changed() => return Close::Restarting.into(),
+                _ = &mut notified => {}
+                incoming = rx.next() => {
+                    last_heard = Instant::now();
+                    match incoming {
+                        None => return End::Gone("closed by the client"),
+                        Some(Err(e)) => return read_error(e),
+                        Some(Ok(msg)) => {
+                            if let Err(end) = self.handle(doc, session, msg).await {
+                                return end;
+                            }
+                        }
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if last_heard.elapsed() >= config.ws_read_timeout {
+                        return Close::Timeout("nothing received for WS_READ_TIMEOUT_MINUTES").into();
+                    }
+                    if let Err(end) = self.send(Message::ping(Vec::new())).await {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, doc: &Document, session: &Session, msg: Message) -> Result<(), End> {
+        if msg.is_close() {
+            return Err(End::Gone("closed by the client"));
+        }
+        if msg.is_ping() || msg.is_pong() {
+            return Ok(());
+        }
+        let Ok(text) = msg.to_str() else {
+            return Err(Close::Malformed("binary frames are not accepted".into()).into());
+        };
+        let msg = protocol::decode(text).map_err(Close::Malformed)?;
+        let registry = self.registry;
+        match msg {
+            ClientMsg::Hello(_) => {
+                self.error(ErrorCode::UnexpectedHello, "Hello was already received")
+                    .await?
+            }
+            ClientMsg::Edit(edit) => {
+                let seq = edit.seq;
+                match doc.edit(session, edit, registry.config.max_document_bytes)? {
+                    EditOutcome::Applied(_) => {
+                        registry.metrics.edits.fetch_add(1, Relaxed);
+                    }
+                    EditOutcome::Duplicate => {
+                        let message = format!("edit {seq} was already applied");
+                        self.error(ErrorCode::DuplicateEdit, &message).await?
+                    }
+                }
+            }
+            ClientMsg::SetLanguage(name) => {
+                if validate::language(&name) {
+                    doc.set_language(session, &name);
+                } else {
+                    let message = format!("unknown language {name:?}");
+                    self.error(ErrorCode::InvalidLanguage, &message).await?
+                }
+            }
+            ClientMsg::ClientInfo(info) => match self.valid_info(info) {
+                Ok(info) => doc.set_info(session, info),
+                Err(e) => self.error(ErrorCode::InvalidClientInfo, &e).await?,
+            },
+            ClientMsg::CursorData(cursor) => {
+                if let Err(e) = doc.set_cursor(session, cursor) {
+                    self.error(ErrorCode::InvalidCursor, &e).await?
+                }
+            }
+            ClientMsg::SetOtp(set) => {
+                if let Err(e) = registry.set_otp(doc, Some(session.user), set.enabled).await {
+                    tracing::error!(doc = %doc.id, "OTP change failed: {e}");
+                    self.error(ErrorCode::PersistenceFailed, &e.to_string())
+                        .await?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn error(&mut self, code: ErrorCode, message: &str) -> Result<(), End> {
+        self.registry.metrics.error(code);
+        self.send(Message::text(encode::error(code, message))).await
+    }
+
+    async fn send(&mut self, msg: Message) -> Result<(), End> {
+        let limit = self.registry.config.ws_write_timeout;
+        match timeout(limit, self.tx.send(msg)).await {
+            Err(_) => Err(End::Gone("write timeout")),
+            Ok(Err(_)) => Err(End::Gone("write failed")),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    /// Sends messages with one flush at the end, under one write timeout.
+    async fn send_all(&mut self, msgs: Vec<String>) -> Result<(), End> {
+        if msgs.is_empty() {
+            return Ok(());
+        }
+        let limit = self.registry.config.ws_write_timeout;
+        let tx = &mut *self.tx;
+        let result = timeout(limit, async move {
+            for m in msgs {
+                tx.feed(Message::text(m)).await?;
+            }
+            tx.flush().await
+        })
+        .await;
+        match result {
+            Err(_) => Err(End::Gone("write timeout")),
+            Ok(Err(_)) => Err(End::Gone("write failed")),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+}
+
+/// The next text message, skipping pings and pongs.
+async fn next_text(rx: &mut Rx) -> Result<String, End> {
+    loop {
+        match rx.next().await {
+            None => return Err(End::Gone("closed by the client")),
+            Some(Err(e)) => return Err(read_error(e)),
+            Some(Ok(m)) if m.is_ping() || m.is_pong() => continue,
+            Some(Ok(m)) if m.is_close() => return Err(End::Gone("closed by the client")),
+            Some(Ok(m)) => match m.to_str() {
+                Ok(s) => return Ok(s.to_owned()),
+                Err(()) => {
+                    return Err(Close::Malformed("binary frames are not accepted".into()).into())
+                }
+            },
+        }
+    }
+}
+
+/// Classifies a read error. The WebSocket library reports an oversized
+/// message as a capacity error; it has no stable type we can name
+/// through warp, so its text is matched (tests pin the behaviour).
+fn read_error(e: warp::Error) -> End {
+    let text = e.to_string();
+    if text.contains("too long") || text.contains("Space limit exceeded") {
+        End::Close(Close::MessageTooLarge)
+    } else if text.contains("invalid UTF-8") || text.contains("Utf8") || text.contains("utf-8") {
+        End::Close(Close::Malformed("text frame is not valid UTF-8".into()))
+    } else {
+        End::Gone("read failed")
+    }
+}

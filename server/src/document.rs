@@ -1,0 +1,981 @@
+//! One hot document: its text, history, users and cursors behind one
+//! `parking_lot::RwLock`, and the `Notify` that wakes its connections.
+//!
+//! Everything here is synchronous and short: no method awaits, so no lock
+//! is ever held across an `.await`. Connection tasks call in with their
+//! [`Session`], get back encoded messages, and do the IO themselves.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::RwLock;
+use tandem_ot::{Operation, Text, UserId};
+use tokio::sync::Notify;
+
+use crate::otp::{self, Hash};
+use crate::protocol::{encode, Close, CursorData, CursorMsg, EditMsg, Hello, UserInfo};
+use crate::store::{StoredClient, StoredDocument};
+
+/// How many metadata events a document remembers. A connection further
+/// behind than this gets a full resync instead, so a slow reader never
+/// makes the log grow.
+const META_LOG_LEN: usize = 1024;
+
+/// Most cursors (and, separately, selections) one user may report.
+pub const MAX_CURSORS: usize = 100;
+
+/// Milliseconds since the Unix epoch, for timestamps at rest.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A document in memory. Shared by its connections, the registry and the
+/// background tasks through `Arc<Document>`.
+pub struct Document {
+    /// The document id (validated before a `Document` is made).
+    pub id: String,
+    /// All mutable state.
+    state: RwLock<DocState>,
+    /// Woken on every change; connections wait on it (register, then check
+    /// the state, then sleep — so no wake-up is lost).
+    notify: Notify,
+    /// Set when the document leaves memory. A joiner that raced with the
+    /// eviction sees it and loads the document afresh.
+    evicted: AtomicBool,
+    /// Serialises saves of this document, so that a snapshot taken later is
+    /// never overwritten by one taken earlier.
+    pub save_lock: tokio::sync::Mutex<()>,
+}
+
+/// An applied edit, kept so that late edits can be transformed against it
+/// and reconnecting clients can catch up.
+struct Entry {
+    /// The edit as applied (transformed), applying to the text at its
+    /// revision.
+    op: Operation,
+    /// Its wire encoding, made once and shared by every connection.
+    json: Box<str>,
+}
+
+/// The document's language and who set it.
+struct Language {
+    /// A name from [`crate::validate::LANGUAGES`].
+    name: String,
+    /// Who set it (`None` when loaded from storage).
+    user_id: Option<UserId>,
+    /// Their name at the time.
+    user_name: Option<String>,
+}
+
+/// The last protection change, as broadcast.
+struct OtpEvent {
+    /// The new OTP, `None` when protection was removed.
+    otp: Option<String>,
+    /// Who changed it (`None`: through the HTTP API).
+    user_id: Option<UserId>,
+    /// Their name at the time.
+    user_name: Option<String>,
+}
+
+/// A user of the document (one client identity).
+#[derive(Default)]
+struct User {
+    /// Name and colour, once told.
+    info: Option<UserInfo>,
+    /// Latest cursor, kept in current-revision coordinates.
+    cursor: Option<CursorData>,
+    /// Open connections of this user (0 or 1 normally; briefly 2 while a
+    /// reconnect replaces a connection).
+    connections: usize,
+}
+
+/// What the server remembers per client identity.
+struct ClientRecord {
+    /// The user id this identity gets, stable across reconnects.
+    user_id: UserId,
+    /// Highest edit sequence number applied.
+    last_seq: u64,
+    /// Bumped by each `Hello`; a connection with an older generation has
+    /// been replaced and may not edit.
+    generation: u64,
+}
+
+/// A metadata change, replayed to connections as the *current* state of
+/// what changed (so the latest cursor wins).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Meta {
+    Info(UserId),
+    Cursor(UserId),
+    Language,
+    Otp,
+}
+
+struct DocState {
+    /// The text at `revision()`.
+    text: Text,
+    /// Applied edits from `history_start` on.
+    history: VecDeque<Entry>,
+    /// The revision of `history[0]`.
+    history_start: u64,
+    /// The language, if set.
+    language: Option<Language>,
+    /// Hash of the OTP, when protected.
+    otp_hash: Option<Hash>,
+    /// The last protection change, for broadcasting it.
+    last_otp_event: Option<OtpEvent>,
+    /// Users by id.
+    users: HashMap<UserId, User>,
+    /// Client identities by hash of their key.
+    clients: HashMap<Hash, ClientRecord>,
+    /// Next user id to hand out; never reused.
+    next_user_id: UserId,
+    /// Recent metadata changes.
+    meta_log: VecDeque<Meta>,
+    /// Version of `meta_log[0]`; the current version is
+    /// `meta_start + meta_log.len()`.
+    meta_start: u64,
+    /// Open connections.
+    connections: usize,
+    /// Bumped by every change that must reach the database.
+    changes: u64,
+    /// `changes` as of the last successful save.
+    persisted_changes: u64,
+    /// Whether the database has a row for this document.
+    stored: bool,
+    /// When the document was first created (unix ms).
+    created_at_ms: i64,
+    /// Last edit or connection activity.
+    last_used: Instant,
+    /// Last change of any kind that must be persisted.
+    last_change: Instant,
+    /// Last successful save (or load).
+    last_write: Instant,
+}
+
+impl DocState {
+    fn revision(&self) -> u64 {
+        self.history_start + self.history.len() as u64
+    }
+
+    fn meta_version(&self) -> u64 {
+        self.meta_start + self.meta_log.len() as u64
+    }
+
+    fn push_meta(&mut self, m: Meta) {
+        self.meta_log.push_back(m);
+        if self.meta_log.len() > META_LOG_LEN {
+            self.meta_log.pop_front();
+            self.meta_start += 1;
+        }
+    }
+
+    fn changed(&mut self) {
+        self.changes += 1;
+        self.last_change = Instant::now();
+    }
+
+    fn user_name(&self, user: UserId) -> Option<String> {
+        self.users
+            .get(&user)
+            .and_then(|u| u.info.as_ref())
+            .map(|i| i.name.clone())
+    }
+
+    fn language_msg(&self) -> Option<String> {
+        self.language
+            .as_ref()
+            .map(|l| encode::language(&l.name, l.user_id, l.user_name.as_deref()))
+    }
+
+    fn present(&self, user: UserId) -> bool {
+        self.users.get(&user).is_some_and(|u| u.connections > 0)
+    }
+
+    /// The length of the text at revision `r` (which must be held).
+    fn len_at(&self, r: u64) -> usize {
+        match self.history.get((r - self.history_start) as usize) {
+            Some(e) => e.op.base_len(),
+            None => self.text.len_chars(),
+        }
+    }
+}
+
+/// A connection's view of the document: who it is and what it was sent.
+/// Owned by the connection task, passed into every call.
+#[derive(Debug)]
+pub struct Session {
+    /// The user id of this connection's client identity.
+    pub user: UserId,
+    /// Hash of the client identity, to find its record.
+    key_hash: Hash,
+    /// The generation this connection was given at `Hello`.
+    generation: u64,
+    /// History is sent up to (excluding) this revision.
+    sent_revision: u64,
+    /// Metadata is sent up to this version.
+    seen_meta: u64,
+    /// Users this connection was told are present.
+    announced: HashSet<UserId>,
+}
+
+/// What became of an edit.
+#[derive(Debug, PartialEq, Eq)]
+pub enum EditOutcome {
+    /// Applied at this revision.
+    Applied(u64),
+    /// Its `seq` was already applied; nothing changed.
+    Duplicate,
+}
+
+impl Document {
+    /// A new, empty document that is not in the database.
+    pub fn new(id: String) -> Document {
+        Document::from_state(id, DocState::empty(false))
+    }
+
+    /// A document brought back from the database.
+    pub fn from_stored(s: StoredDocument) -> Document {
+        let mut state = DocState::empty(true);
+        state.text = Text::from(s.text.as_str());
+        state.history_start = s.revision;
+        state.language = s.language.map(|name| Language {
+            name,
+            user_id: None,
+            user_name: None,
+        });
+        state.otp_hash = s.otp_hash;
+        state.next_user_id = s.next_user_id.max(1);
+        state.created_at_ms = s.created_at_ms;
+        for c in s.clients {
+            state.clients.insert(
+                c.key_hash,
+                ClientRecord {
+                    user_id: c.user_id,
+                    last_seq: c.last_seq,
+                    generation: 0,
+                },
+            );
+        }
+        Document::from_state(s.id, state)
+    }
+
+    fn from_state(id: String, state: DocState) -> Document {
+        Document {
+            id,
+            state: RwLock::new(state),
+            notify: Notify::new(),
+            evicted: AtomicBool::new(false),
+            save_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// A future that completes at the next change. Create it (and
+    /// `enable()` it) *before* calling [`Document::updates`].
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+
+    fn wake(&self) {
+        self.notify.notify_waiters();
+    }
+
+    /// Whether the document has left memory.
+    pub fn is_evicted(&self) -> bool {
+        self.evicted.load(Ordering::Acquire)
+    }
+
+    /// The current text.
+    pub fn text(&self) -> String {
+        self.state.read().text.to_string()
+    }
+
+    /// The current revision.
+    pub fn revision(&self) -> u64 {
+        self.state.read().revision()
+    }
+
+    /// Open connections.
+    pub fn connections(&self) -> usize {
+        self.state.read().connections
+    }
+
+    /// Whether `provided` opens this document.
+    pub fn authorize(&self, provided: Option<&str>) -> bool {
+        match &self.state.read().otp_hash {
+            None => true,
+            Some(h) => otp::verify(h, provided),
+        }
+    }
+
+    /// Registers a connection that said `hello`, presenting `otp`. Returns
+    /// its session and the messages that greet it (identity, catch-up,
+    /// metadata). `key_hash` is the hash of the validated client key.
+    pub fn join(
+        &self,
+        hello: &Hello,
+        key_hash: Hash,
+        otp: Option<&str>,
+    ) -> Result<(Session, Vec<String>), Close> {
+        let mut s = self.state.write();
+        if let Some(h) = &s.otp_hash {
+            if !otp::verify(h, otp) {
+                return Err(Close::Unauthorized);
+            }
+        }
+        let protected = s.otp_hash.is_some();
+        let next_user_id = s.next_user_id;
+        let record = s.clients.entry(key_hash).or_insert(ClientRecord {
+            user_id: next_user_id,
+            last_seq: 0,
+            generation: 0,
+        });
+        record.generation += 1;
+        let (user, generation, last_seq) = (record.user_id, record.generation, record.last_seq);
+        if user == next_user_id {
+            s.next_user_id += 1;
+        }
+        let entry = s.users.entry(user).or_default();
+        entry.connections += 1;
+        let became_present = entry.connections == 1;
+        let info_changed = match &hello.info {
+            Some(info) if entry.info.as_ref() != Some(info) => {
+                entry.info = Some(info.clone());
+                true
+            }
+            _ => false,
+        };
+        if became_present || info_changed {
+            s.push_meta(Meta::Info(user));
+        }
+        s.connections += 1;
+        s.last_used = Instant::now();
+
+        let revision = s.revision();
+        let mut msgs = vec![encode::identity(user)];
+        match hello.revision {
+            Some(r) if r >= s.history_start && r <= revision => {
+                let from = (r - s.history_start) as usize;
+                msgs.push(encode::history(
+                    r,
+                    s.history.range(from..).map(|e| &*e.json),
+                ));
+            }
+            _ => msgs.push(encode::snapshot(revision, &s.text.to_string(), last_seq)),
+        }
+        msgs.extend(s.language_msg());
+        let mut announced = HashSet::new();
+        let mut others: Vec<_> = s
+            .users
+            .iter()
+            .filter(|(id, u)| **id != user && u.connections > 0)
+            .collect();
+        others.sort_by_key(|(id, _)| **id);
+        for (id, u) in others {
+            announced.insert(*id);
+            msgs.push(encode::user_info(*id, u.info.as_ref()));
+            if let Some(c) = &u.cursor {
+                msgs.push(encode::user_cursor(*id, c));
+            }
+        }
+        msgs.push(encode::otp(if protected { otp } else { None }, None, None));
+        let session = Session {
+            user,
+            key_hash,
+            generation,
+            sent_revision: revision,
+            seen_meta: s.meta_version(),
+            announced,
+        };
+        drop(s);
+        self.wake();
+        Ok((session, msgs))
+    }
+
+    /// Unregisters a connection. Returns true when it was the last one.
+    pub fn leave(&self, session: &Session) -> bool {
+        let mut s = self.state.write();
+        let user = session.user;
+        if let Some(u) = s.users.get_mut(&user) {
+            u.connections = u.connections.saturating_sub(1);
+            if u.connections == 0 {
+                u.cursor = None;
+                s.push_meta(Meta::Info(user));
+            }
+        }
+        s.connections = s.connections.saturating_sub(1);
+        s.last_used = Instant::now();
+        let last = s.connections == 0;
+        drop(s);
+        self.wake();
+        last
+    }
+
+    /// Everything that changed since this session was last updated, as
+    /// messages: new history, then the current state of whatever metadata
+    /// changed. Fails with [`Close::Replaced`] once a newer connection of
+    /// the same client identity has said `Hello`.
+    pub fn updates(&self, session: &mut Session) -> Result<Vec<String>, Close> {
+        let s = self.state.read();
+        let current = s.clients.get(&session.key_hash).map(|c| c.generation);
+        if current != Some(session.generation) {
+            return Err(Close::Replaced);
+        }
+        let mut msgs = Vec::new();
+        let revision = s.revision();
+        if session.sent_revision < revision {
+            if session.sent_revision < s.history_start {
+                return Err(Close::RevisionOutOfRange(
+                    "the connection fell behind the history the server keeps".into(),
+                ));
+            }
+            let from = (session.sent_revision - s.history_start) as usize;
+            msgs.push(encode::history(
+                session.sent_revision,
+                s.history.range(from..).map(|e| &*e.json),
+            ));
+            session.sent_revision = revision;
+        }
+        let version = s.meta_version();
+        if session.seen_meta < version {
+            let changed: Vec<Meta> = if session.seen_meta < s.meta_start {
+                // Too far behind for the log: resync everything.
+                let mut all: Vec<Meta> = session.announced.iter().map(|u| Meta::Info(*u)).collect();
+                all.extend(s.users.keys().map(|u| Meta::Info(*u)));
+                all.push(Meta::Language);
+                all.push(Meta::Otp);
+                all
+            } else {
+                let from = (session.seen_meta - s.meta_start) as usize;
+                s.meta_log.range(from..).copied().collect()
+            };
+            let mut done = HashSet::new();
+            for m in changed {
+                if !done.insert(m) {
+                    continue;
+                }
+                match m {
+                    Meta::Info(u) if u != session.user => {
+                        if s.present(u) {
+                            session.announced.insert(u);
+                            let user = &s.users[&u];
+                            msgs.push(encode::user_info(u, user.info.as_ref()));
+                            if let Some(c) = &user.cursor {
+                                if done.insert(Meta::Cursor(u)) {
+                                    msgs.push(encode::user_cursor(u, c));
+                                }
+                            }
+                        } else if session.announced.remove(&u) {
+                            msgs.push(encode::user_info(u, None));
+                        }
+                    }
+                    Meta::Cursor(u) if u != session.user => {
+                        if let Some(c) = s.users.get(&u).and_then(|x| x.cursor.as_ref()) {
+                            msgs.push(encode::user_cursor(u, c));
+                        }
+                    }
+                    Meta::Language => msgs.extend(s.language_msg()),
+                    Meta::Otp => {
+                        if let Some(e) = &s.last_otp_event {
+                            msgs.push(encode::otp(
+                                e.otp.as_deref(),
+                                e.user_id,
+                                e.user_name.as_deref(),
+                            ));
+                        }
+                    }
+                    Meta::Info(_) | Meta::Cursor(_) => {}
+                }
+            }
+            session.seen_meta = version;
+        }
+        Ok(msgs)
+    }
+
+    /// Applies an edit from `session`: transformed against every entry
+    /// since its revision, size-checked, applied, appended. Nothing changes
+    /// when it fails.
+    pub fn edit(
+        &self,
+        session: &Session,
+        msg: EditMsg,
+        max_bytes: usize,
+    ) -> Result<EditOutcome, Close> {
+        let mut s = self.state.write();
+        let record = s.clients.get(&session.key_hash).ok_or(Close::Replaced)?;
+        if record.generation != session.generation {
+            return Err(Close::Replaced);
+        }
+        if msg.seq <= record.last_seq {
+            return Ok(EditOutcome::Duplicate);
+        }
+        let revision = s.revision();
+        if msg.revision > revision {
+            return Err(Close::RevisionOutOfRange(format!(
+                "edit at {} but the document is at {revision}",
+                msg.revision
+            )));
+        }
+        if msg.revision < s.history_start {
+            return Err(Close::RevisionOutOfRange(format!(
+                "edit at {} is older than the history kept (from {})",
+                msg.revision, s.history_start
+            )));
+        }
+        let mut op = msg.operation;
+        let from = (msg.revision - s.history_start) as usize;
+        for past in s.history.range(from..) {
+            op = op
+                .transform(&past.op)
+                .map_err(|e| Close::DoesNotApply(format!("at revision {}: {e}", msg.revision)))?
+                .0;
+        }
+        let size = s
+            .text
+            .len_bytes_after(&op)
+            .map_err(|e| Close::DoesNotApply(e.to_string()))?;
+        if size > max_bytes {
+            return Err(Close::DocumentTooLarge(format!(
+                "{size} bytes would exceed the limit of {max_bytes}"
+            )));
+        }
+        s.text
+            .apply(&op)
+            .map_err(|e| Close::Internal(e.to_string()))?;
+        for u in s.users.values_mut() {
+            if let Some(c) = &mut u.cursor {
+                move_cursor(c, &op);
+            }
+        }
+        let json = encode::entry(session.user, &op).into_boxed_str();
+        s.history.push_back(Entry { op, json });
+        if let Some(r) = s.clients.get_mut(&session.key_hash) {
+            r.last_seq = msg.seq;
+        }
+        s.changed();
+        s.last_used = Instant::now();
+        drop(s);
+        self.wake();
+        Ok(EditOutcome::Applied(revision))
+    }
+
+    /// Sets the language (already validated) on behalf of `session`.
+    pub fn set_language(&self, session: &Session, name: &str) {
+        let mut s = self.state.write();
+        let user_name = s.user_name(session.user);
+        s.language = Some(Language {
+            name: name.to_owned(),
+            user_id: Some(session.user),
+            user_name,
+        });
+        s.push_meta(Meta::Language);
+        s.changed();
+        drop(s);
+        self.wake();
+    }
+
+    /// Sets this user's name and colour (already validated).
+    pub fn set_info(&self, session: &Session, info: UserInfo) {
+        let mut s = self.state.write();
+        let user = s.users.entry(session.user).or_default();
+        if user.info.as_ref() == Some(&info) {
+            return;
+        }
+        user.info = Some(info);
+        s.push_meta(Meta::Info(session.user));
+        drop(s);
+        self.wake();
+    }
+
+    /// Sets this user's cursor. Positions refer to `msg.revision` (default:
+    /// current) and are moved to the current revision. Fails with a message
+    /// for the `invalid_cursor` error.
+    pub fn set_cursor(&self, session: &Session, msg: CursorMsg) -> Result<(), String> {
+        let mut data = msg.data;
+        if data.cursors.len() > MAX_CURSORS || data.selections.len() > MAX_CURSORS {
+            return Err(format!(
+                "at most {MAX_CURSORS} cursors and {MAX_CURSORS} selections"
+            ));
+        }
+        let mut s = self.state.write();
+        let revision = s.revision();
+        let at = msg.revision.unwrap_or(revision);
+        if at > revision || at < s.history_start {
+            return Err(format!(
+                "revision {at} is not between {} and {revision}",
+                s.history_start
+            ));
+        }
+        let len = s.len_at(at);
+        let positions = data
+            .cursors
+            .iter()
+            .chain(data.selections.iter().flat_map(|(a, b)| [a, b]));
+        if let Some(bad) = positions.into_iter().find(|p| **p > len) {
+            return Err(format!(
+                "position {bad} is beyond the document's {len} code points"
+            ));
+        }
+        let from = (at - s.history_start) as usize;
+        for e in s.history.range(from..) {
+            move_cursor(&mut data, &e.op);
+        }
+        let user = s.users.entry(session.user).or_default();
+        if user.cursor.as_ref() == Some(&data) {
+            return Ok(());
+        }
+        user.cursor = Some(data);
+        s.push_meta(Meta::Cursor(session.user));
+        drop(s);
+        self.wake();
+        Ok(())
+    }
+
+    /// A consistent copy of everything stored, with the change counter it
+    /// reflects. `otp_override` replaces the protection in the copy (used to
+    /// persist a protection change before it takes effect).
+    pub fn snapshot(&self, otp_override: Option<Option<Hash>>) -> (StoredDocument, u64) {
+        let s = self.state.read();
+        let now = Instant::now();
+        let now_ms = now_ms();
+        let last_used_ms = now_ms - now.duration_since(s.last_used).as_millis() as i64;
+        let doc = StoredDocument {
+            id: self.id.clone(),
+            text: s.text.to_string(),
+            revision: s.revision(),
+            language: s.language.as_ref().map(|l| l.name.clone()),
+            otp_hash: otp_override.unwrap_or(s.otp_hash),
+            next_user_id: s.next_user_id,
+            clients: s
+                .clients
+                .iter()
+                .map(|(k, c)| StoredClient {
+                    key_hash: *k,
+                    user_id: c.user_id,
+                    last_seq: c.last_seq,
+                })
+                .collect(),
+            created_at_ms: s.created_at_ms,
+            last_used_at_ms: last_used_ms,
+        };
+        (doc, s.changes)
+    }
+
+    /// Records a successful save of the snapshot taken at `changes`.
+    pub fn mark_saved(&self, changes: u64) {
+        let mut s = self.state.write();
+        s.persisted_changes = s.persisted_changes.max(changes);
+        s.stored = true;
+        s.last_write = Instant::now();
+    }
+
+    /// Applies a protection change that has been persisted, and broadcasts
+    /// it. `otp` is the new OTP (`None`: unprotected).
+    pub fn apply_otp(&self, by: Option<UserId>, otp: Option<String>) {
+        let mut s = self.state.write();
+        s.otp_hash = otp.as_deref().map(otp::hash);
+        let user_name = by.and_then(|u| s.user_name(u));
+        s.last_otp_event = Some(OtpEvent {
+            otp,
+            user_id: by,
+            user_name,
+        });
+        s.push_meta(Meta::Otp);
+        // Already persisted with the snapshot that carried it; other
+        // unsaved changes keep the document dirty on their own.
+        drop(s);
+        self.wake();
+    }
+
+    /// Whether the database lacks changes made in memory.
+    pub fn is_dirty(&self) -> bool {
+        let s = self.state.read();
+        s.changes != s.persisted_changes
+    }
+
+    /// What the persister and cleaner need to decide about this document.
+    pub fn activity(&self) -> Activity {
+        let s = self.state.read();
+        Activity {
+            dirty: s.changes != s.persisted_changes,
+            stored: s.stored,
+            connections: s.connections,
+            since_change: s.last_change.elapsed(),
+            since_write: s.last_write.elapsed(),
+            since_used: s.last_used.elapsed(),
+        }
+    }
+
+    /// Marks the document as gone from memory if nobody is connected and
+    /// nothing is unsaved; returns whether it did.
+    pub fn try_evict(&self) -> bool {
+        let s = self.state.write();
+        if s.connections > 0 || s.changes != s.persisted_changes {
+            return false;
+        }
+        self.evicted.store(true, Ordering::Release);
+        true
+    }
+
+    /// Marks the document as gone regardless of unsaved changes (expiry).
+    pub fn force_evict(&self) -> bool {
+        let s = self.state.write();
+        if s.connections > 0 {
+            return false;
+        }
+        self.evicted.store(true, Ordering::Release);
+        true
+    }
+}
+
+/// What the background tasks look at.
+#[derive(Debug, Clone, Copy)]
+pub struct Activity {
+    /// Changes not yet in the database.
+    pub dirty: bool,
+    /// The database has a row for it.
+    pub stored: bool,
+    /// Open connections.
+    pub connections: usize,
+    /// Time since the last change that needs saving.
+    pub since_change: std::time::Duration,
+    /// Time since the last save (or load).
+    pub since_write: std::time::Duration,
+    /// Time since the last edit or connection activity.
+    pub since_used: std::time::Duration,
+}
+
+impl DocState {
+    fn empty(stored: bool) -> DocState {
+        let now = Instant::now();
+        DocState {
+            text: Text::new(),
+            history: VecDeque::new(),
+            history_start: 0,
+            language: None,
+            otp_hash: None,
+            last_otp_event: None,
+            users: HashMap::new(),
+            clients: HashMap::new(),
+            next_user_id: 1,
+            meta_log: VecDeque::new(),
+            meta_start: 0,
+            connections: 0,
+            changes: 0,
+            persisted_changes: 0,
+            stored,
+            created_at_ms: now_ms(),
+            last_used: now,
+            last_change: now,
+            last_write: now,
+        }
+    }
+}
+
+/// Moves every position of a cursor through `op`. Positions are kept in
+/// range by construction; should one not be, it goes to the end rather
+/// than panic.
+fn move_cursor(c: &mut CursorData, op: &Operation) {
+    let map = |p: &mut usize| *p = op.transform_index(*p).unwrap_or(op.target_len());
+    c.cursors.iter_mut().for_each(map);
+    for (a, b) in c.selections.iter_mut() {
+        map(a);
+        map(b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello(revision: Option<u64>) -> Hello {
+        Hello {
+            client: "unused".into(),
+            revision,
+            info: Some(UserInfo {
+                name: "Ann".into(),
+                hue: 10,
+            }),
+        }
+    }
+
+    fn op(json: &str) -> Operation {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn edit(revision: u64, seq: u64, json: &str) -> EditMsg {
+        EditMsg {
+            revision,
+            seq,
+            operation: op(json),
+        }
+    }
+
+    #[test]
+    fn concurrent_edits_are_transformed_and_deduplicated() {
+        let doc = Document::new("d".into());
+        let (a, greeting) = doc.join(&hello(None), [1; 32], None).unwrap();
+        assert_eq!(greeting[0], r#"{"Identity":1}"#);
+        assert!(greeting[1].starts_with(r#"{"Snapshot":{"revision":0"#));
+        let (b, _) = doc.join(&hello(None), [2; 32], None).unwrap();
+        assert_eq!(b.user, 2);
+        assert_eq!(
+            doc.edit(&a, edit(0, 1, r#"["hello"]"#), 100),
+            Ok(EditOutcome::Applied(0))
+        );
+        assert_eq!(
+            doc.edit(&b, edit(0, 1, r#"["world"]"#), 100),
+            Ok(EditOutcome::Applied(1))
+        );
+        // b's insert at the same position as a's (already applied) goes
+        // first: the later edit is the left one.
+        assert_eq!(doc.text(), "worldhello");
+        assert_eq!(
+            doc.edit(&a, edit(0, 1, r#"["x"]"#), 100),
+            Ok(EditOutcome::Duplicate)
+        );
+        assert!(matches!(
+            doc.edit(&a, edit(5, 2, r#"["x"]"#), 100),
+            Err(Close::RevisionOutOfRange(_))
+        ));
+        assert!(matches!(
+            doc.edit(&a, edit(2, 2, r#"[3]"#), 100),
+            Err(Close::DoesNotApply(_))
+        ));
+        assert!(matches!(
+            doc.edit(&a, edit(2, 2, r#"[10, "0123456789"]"#), 15),
+            Err(Close::DocumentTooLarge(_))
+        ));
+        assert_eq!(doc.text(), "worldhello");
+        assert_eq!(doc.revision(), 2);
+    }
+
+    #[test]
+    fn reconnect_catches_up_and_replaces_the_old_connection() {
+        let doc = Document::new("d".into());
+        let (mut a1, _) = doc.join(&hello(None), [1; 32], None).unwrap();
+        doc.edit(&a1, edit(0, 1, r#"["ab"]"#), 100).unwrap();
+        let (mut a2, greeting) = doc.join(&hello(Some(0)), [1; 32], None).unwrap();
+        assert_eq!(a2.user, a1.user);
+        assert_eq!(
+            greeting[1],
+            r#"{"History":{"start":0,"operations":[{"id":1,"operation":["ab"]}]}}"#
+        );
+        assert_eq!(doc.updates(&mut a1), Err(Close::Replaced));
+        assert_eq!(
+            doc.edit(&a1, edit(1, 2, r#"[2,"c"]"#), 100),
+            Err(Close::Replaced)
+        );
+        assert!(doc.updates(&mut a2).unwrap().is_empty());
+        // A client too far ahead gets a snapshot with its last sequence.
+        let (_, greeting) = doc.join(&hello(Some(9)), [1; 32], None).unwrap();
+        assert_eq!(
+            greeting[1],
+            r#"{"Snapshot":{"revision":1,"last_seq":1,"text":"ab"}}"#
+        );
+    }
+
+    #[test]
+    fn metadata_fans_out_latest_state() {
+        let doc = Document::new("d".into());
+        let (a, _) = doc.join(&hello(None), [1; 32], None).unwrap();
+        let (mut b, greeting) = doc.join(&hello(None), [2; 32], None).unwrap();
+        assert!(greeting
+            .contains(&r#"{"UserInfo":{"id":1,"info":{"name":"Ann","hue":10}}}"#.to_owned()));
+        doc.edit(&a, edit(0, 1, r#"["abcdef"]"#), 100).unwrap();
+        for i in 0..5 {
+            let msg = CursorMsg {
+                data: CursorData {
+                    cursors: vec![i],
+                    selections: vec![],
+                },
+                revision: None,
+            };
+            doc.set_cursor(&a, msg).unwrap();
+        }
+        doc.set_language(&a, "rust");
+        let msgs = doc.updates(&mut b).unwrap();
+        assert_eq!(msgs.len(), 3, "{msgs:?}");
+        assert!(msgs[0].starts_with(r#"{"History""#));
+        assert_eq!(
+            msgs[1],
+            r#"{"UserCursor":{"id":1,"data":{"cursors":[4],"selections":[]}}}"#
+        );
+        assert!(msgs[2].contains(r#""language":"rust""#));
+        // A cursor given at an old revision is moved through later edits.
+        doc.edit(&a, edit(1, 2, r#"["XY", 6]"#), 100).unwrap();
+        let msg = CursorMsg {
+            data: CursorData {
+                cursors: vec![1],
+                selections: vec![(0, 6)],
+            },
+            revision: Some(1),
+        };
+        doc.set_cursor(&a, msg).unwrap();
+        let msgs = doc.updates(&mut b).unwrap();
+        assert_eq!(
+            msgs[1],
+            r#"{"UserCursor":{"id":1,"data":{"cursors":[3],"selections":[[2,8]]}}}"#
+        );
+        let bad = CursorMsg {
+            data: CursorData {
+                cursors: vec![99],
+                selections: vec![],
+            },
+            revision: None,
+        };
+        assert!(doc.set_cursor(&a, bad).is_err());
+        doc.leave(&a);
+        let msgs = doc.updates(&mut b).unwrap();
+        assert_eq!(
+            msgs,
+            vec![r#"{"UserInfo":{"id":1,"info":null}}"#.to_owned()]
+        );
+    }
+
+    #[test]
+    fn otp_is_checked_at_join() {
+        let doc = Document::new("d".into());
+        let (a, _) = doc.join(&hello(None), [1; 32], None).unwrap();
+        doc.apply_otp(Some(a.user), Some("secret-otp-12345".into()));
+        assert!(!doc.authorize(None));
+        assert!(doc.authorize(Some("secret-otp-12345")));
+        assert_eq!(
+            doc.join(&hello(None), [2; 32], Some("wrong")).unwrap_err(),
+            Close::Unauthorized
+        );
+        let (_, greeting) = doc
+            .join(&hello(None), [2; 32], Some("secret-otp-12345"))
+            .unwrap();
+        assert!(greeting.last().unwrap().contains("secret-otp-12345"));
+    }
+
+    #[test]
+    fn snapshot_round_trips_through_storage() {
+        let doc = Document::new("d".into());
+        let (a, _) = doc.join(&hello(None), [1; 32], None).unwrap();
+        assert!(!doc.is_dirty());
+        doc.edit(&a, edit(0, 1, r#"["héllo"]"#), 100).unwrap();
+        doc.set_language(&a, "rust");
+        assert!(doc.is_dirty());
+        let (stored, changes) = doc.snapshot(None);
+        doc.mark_saved(changes);
+        assert!(!doc.is_dirty());
+        let back = Document::from_stored(stored);
+        assert_eq!(back.text(), "héllo");
+        assert_eq!(back.revision(), 1);
+        // The same identity keeps its user id and its last sequence.
+        let (a2, greeting) = back.join(&hello(Some(1)), [1; 32], None).unwrap();
+        assert_eq!(a2.user, a.user);
+        assert_eq!(greeting[1], r#"{"History":{"start":1,"operations":[]}}"#);
+        assert_eq!(
+            back.edit(&a2, edit(1, 1, "[6]"), 100),
+            Ok(EditOutcome::Duplicate)
+        );
+        let (b, _) = back.join(&hello(None), [3; 32], None).unwrap();
+        assert_eq!(b.user, 2);
+    }
+}

@@ -1,0 +1,31 @@
+//! Tandem's collaboration server.
+//!
+//! # Layout
+//!
+//! - [`config`]: settings from environment variables, `--help`.
+//! - [`protocol`]: the wire format — the only module that knows it.
+//! - [`document`]: one hot document (text, history, users, cursors) behind
+//!   a lock, with its wake-up `Notify`; synchronous, no IO.
+//! - [`registry`]: the map of hot documents; loading, saving, eviction.
+//! - [`connection`]: one WebSocket: handshake, send/receive loop, close
+//!   codes.
+//! - [`routes`]: HTTP routes; [`web`]: the browser client's files.
+//! - [`tasks`]: the lazy persister and the expiry cleaner.
+//! - [`store`]: SQLite, on its own threads.
+//! - [`otp`], [`validate`], [`metrics`]: small pieces with one job each.
+//! - [`server`]: wiring and graceful shutdown.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod connection;
+pub mod document;
+pub mod metrics;
+pub mod otp;
+pub mod protocol;
+pub mod registry;
+pub mod routes;
+pub mod server;
+pub mod store;
+pub mod tasks;
+pub mod validate;
+pub mod web;

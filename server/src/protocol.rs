@@ -1,0 +1,436 @@
+//! The wire protocol: the only module that knows how messages are encoded
+//! (JSON, Kolabpad-shaped; see docs/protocol.md, which this must match).
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use tandem_ot::{Operation, UserId};
+
+/// A message from a client, decoded.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub enum ClientMsg {
+    /// The first message of every connection.
+    Hello(Hello),
+    /// An edit.
+    Edit(EditMsg),
+    /// Change the document's language.
+    SetLanguage(String),
+    /// Change this user's name and colour.
+    ClientInfo(UserInfo),
+    /// This user's cursors and selections.
+    CursorData(CursorMsg),
+    /// Protect, rotate or unprotect.
+    #[serde(rename = "SetOTP")]
+    SetOtp(SetOtp),
+}
+
+/// `Hello`: who the client is and what it already has.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Hello {
+    /// The client's secret identity, kept across reconnects.
+    pub client: String,
+    /// The revision the client already has, if any.
+    #[serde(default)]
+    pub revision: Option<u64>,
+    /// Name and colour, so the user appears with them at once.
+    #[serde(default)]
+    pub info: Option<UserInfo>,
+}
+
+/// `Edit`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct EditMsg {
+    /// The revision `operation` applies to.
+    pub revision: u64,
+    /// The edit's sequence number for this client identity.
+    pub seq: u64,
+    /// The edit.
+    pub operation: Operation,
+}
+
+/// A user's name and colour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// Display name.
+    pub name: String,
+    /// Colour hue in degrees, 0–359.
+    pub hue: u32,
+}
+
+/// Cursor positions as sent to other users.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CursorData {
+    /// Caret positions, in code points.
+    pub cursors: Vec<usize>,
+    /// Selections as `[start, end]`, in code points.
+    pub selections: Vec<(usize, usize)>,
+}
+
+/// `CursorData` as a client sends it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CursorMsg {
+    /// The positions.
+    #[serde(flatten)]
+    pub data: CursorData,
+    /// The revision the positions refer to (default: current).
+    #[serde(default)]
+    pub revision: Option<u64>,
+}
+
+/// `SetOTP`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SetOtp {
+    /// Protect (or rotate) when true, unprotect when false.
+    pub enabled: bool,
+}
+
+/// Decodes one client message. The error text is what goes into the 4400
+/// close reason.
+pub fn decode(text: &str) -> Result<ClientMsg, String> {
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
+/// Error codes of the `Error` message (the connection continues).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `SetLanguage` with an unknown name.
+    InvalidLanguage,
+    /// `ClientInfo` with a bad name or hue.
+    InvalidClientInfo,
+    /// `CursorData` out of range or too long.
+    InvalidCursor,
+    /// An `Edit` whose `seq` was already applied.
+    DuplicateEdit,
+    /// A second `Hello`.
+    UnexpectedHello,
+    /// `SetOTP` could not be stored.
+    PersistenceFailed,
+}
+
+impl ErrorCode {
+    /// Every code, for metrics.
+    pub const ALL: [ErrorCode; 6] = [
+        ErrorCode::InvalidLanguage,
+        ErrorCode::InvalidClientInfo,
+        ErrorCode::InvalidCursor,
+        ErrorCode::DuplicateEdit,
+        ErrorCode::UnexpectedHello,
+        ErrorCode::PersistenceFailed,
+    ];
+
+    /// The code as sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidLanguage => "invalid_language",
+            ErrorCode::InvalidClientInfo => "invalid_client_info",
+            ErrorCode::InvalidCursor => "invalid_cursor",
+            ErrorCode::DuplicateEdit => "duplicate_edit",
+            ErrorCode::UnexpectedHello => "unexpected_hello",
+            ErrorCode::PersistenceFailed => "persistence_failed",
+        }
+    }
+}
+
+/// Why a connection is closed, with its close code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Close {
+    /// 1009: a frame above the limit.
+    MessageTooLarge,
+    /// 1011: a server bug.
+    Internal(String),
+    /// 1012: graceful shutdown.
+    Restarting,
+    /// 4000: the same client identity connected again.
+    Replaced,
+    /// 4400: not a valid message.
+    Malformed(String),
+    /// 4401: the OTP changed before the join completed.
+    Unauthorized,
+    /// 4408: no Hello in time, or silence.
+    Timeout(&'static str),
+    /// 4409: edit revision ahead of the server or older than its history.
+    RevisionOutOfRange(String),
+    /// 4413: the edit would make the document too large.
+    DocumentTooLarge(String),
+    /// 4422: the operation does not fit the document.
+    DoesNotApply(String),
+}
+
+impl Close {
+    /// The WebSocket close code.
+    pub fn code(&self) -> u16 {
+        match self {
+            Close::MessageTooLarge => 1009,
+            Close::Internal(_) => 1011,
+            Close::Restarting => 1012,
+            Close::Replaced => 4000,
+            Close::Malformed(_) => 4400,
+            Close::Unauthorized => 4401,
+            Close::Timeout(_) => 4408,
+            Close::RevisionOutOfRange(_) => 4409,
+            Close::DocumentTooLarge(_) => 4413,
+            Close::DoesNotApply(_) => 4422,
+        }
+    }
+
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Close::MessageTooLarge => "message_too_large",
+            Close::Internal(_) => "internal",
+            Close::Restarting => "restarting",
+            Close::Replaced => "replaced",
+            Close::Malformed(_) => "malformed",
+            Close::Unauthorized => "unauthorized",
+            Close::Timeout(_) => "timeout",
+            Close::RevisionOutOfRange(_) => "revision_out_of_range",
+            Close::DocumentTooLarge(_) => "document_too_large",
+            Close::DoesNotApply(_) => "does_not_apply",
+        }
+    }
+
+    /// The human-readable reason, cut to the 123 bytes a close frame can
+    /// carry (at a character boundary).
+    pub fn reason(&self) -> String {
+        let full = match self {
+            Close::MessageTooLarge => "message too large".to_owned(),
+            Close::Internal(why) => format!("internal error: {why}"),
+            Close::Restarting => "server restarting".to_owned(),
+            Close::Replaced => "replaced by a newer connection of the same client".to_owned(),
+            Close::Malformed(why) => format!("malformed message: {why}"),
+            Close::Unauthorized => "unauthorized".to_owned(),
+            Close::Timeout(what) => format!("timeout: {what}"),
+            Close::RevisionOutOfRange(why) => format!("revision out of range: {why}"),
+            Close::DocumentTooLarge(why) => format!("document too large: {why}"),
+            Close::DoesNotApply(why) => format!("operation does not apply: {why}"),
+        };
+        truncate(full, 123)
+    }
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+/// Encoders for server messages. History entries are encoded once, when
+/// they are appended, and the bytes are shared by every connection.
+pub mod encode {
+    use super::*;
+
+    fn json<T: Serialize + ?Sized>(v: &T) -> String {
+        // Serializing these plain types cannot fail.
+        serde_json::to_string(v).unwrap_or_default()
+    }
+
+    /// `{"Identity":U}`.
+    pub fn identity(user: UserId) -> String {
+        format!(r#"{{"Identity":{user}}}"#)
+    }
+
+    /// One history entry, `{"id":U,"operation":[…]}`.
+    pub fn entry(author: UserId, op: &Operation) -> String {
+        format!(r#"{{"id":{author},"operation":{}}}"#, json(op))
+    }
+
+    /// `{"History":{"start":R,"operations":[…]}}` from encoded entries.
+    pub fn history<'a>(start: u64, entries: impl Iterator<Item = &'a str>) -> String {
+        let mut out = format!(r#"{{"History":{{"start":{start},"operations":["#);
+        for (i, e) in entries.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(e);
+        }
+        out.push_str("]}}");
+        out
+    }
+
+    /// `{"Snapshot":{"revision":N,"text":"…","last_seq":K}}`.
+    pub fn snapshot(revision: u64, text: &str, last_seq: u64) -> String {
+        let mut out = String::with_capacity(text.len() + 64);
+        let _ = write!(
+            out,
+            r#"{{"Snapshot":{{"revision":{revision},"last_seq":{last_seq},"text":{}}}}}"#,
+            json(text)
+        );
+        out
+    }
+
+    /// `{"Language":{"language":…,"user_id":…,"user_name":…}}`.
+    pub fn language(language: &str, user_id: Option<UserId>, user_name: Option<&str>) -> String {
+        #[derive(Serialize)]
+        struct Language<'a> {
+            language: &'a str,
+            user_id: Option<UserId>,
+            user_name: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        enum Msg<'a> {
+            Language(Language<'a>),
+        }
+        json(&Msg::Language(Language {
+            language,
+            user_id,
+            user_name,
+        }))
+    }
+
+    /// `{"UserInfo":{"id":U,"info":{…}|null}}`.
+    pub fn user_info(id: UserId, info: Option<&UserInfo>) -> String {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            id: UserId,
+            info: Option<&'a UserInfo>,
+        }
+        #[derive(Serialize)]
+        enum Msg<'a> {
+            UserInfo(Body<'a>),
+        }
+        json(&Msg::UserInfo(Body { id, info }))
+    }
+
+    /// `{"UserCursor":{"id":U,"data":{…}}}`.
+    pub fn user_cursor(id: UserId, data: &CursorData) -> String {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            id: UserId,
+            data: &'a CursorData,
+        }
+        #[derive(Serialize)]
+        enum Msg<'a> {
+            UserCursor(Body<'a>),
+        }
+        json(&Msg::UserCursor(Body { id, data }))
+    }
+
+    /// `{"OTP":{"otp":…,"user_id":…,"user_name":…}}`.
+    pub fn otp(otp: Option<&str>, user_id: Option<UserId>, user_name: Option<&str>) -> String {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            otp: Option<&'a str>,
+            user_id: Option<UserId>,
+            user_name: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        enum Msg<'a> {
+            #[serde(rename = "OTP")]
+            Otp(Body<'a>),
+        }
+        json(&Msg::Otp(Body {
+            otp,
+            user_id,
+            user_name,
+        }))
+    }
+
+    /// `{"Error":{"code":…,"message":…}}`.
+    pub fn error(code: ErrorCode, message: &str) -> String {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            code: &'a str,
+            message: &'a str,
+        }
+        #[derive(Serialize)]
+        enum Msg<'a> {
+            Error(Body<'a>),
+        }
+        json(&Msg::Error(Body {
+            code: code.as_str(),
+            message,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_kolabpad_shapes() {
+        let m = decode(r#"{"Edit":{"revision":3,"seq":1,"operation":[10,"hi",-2]}}"#).unwrap();
+        let ClientMsg::Edit(e) = m else { panic!() };
+        assert_eq!((e.revision, e.seq, e.operation.base_len()), (3, 1, 12));
+        assert_eq!(
+            decode(r#"{"SetLanguage":"rust"}"#).unwrap(),
+            ClientMsg::SetLanguage("rust".into())
+        );
+        assert_eq!(
+            decode(r#"{"ClientInfo":{"name":"Ann","hue":120}}"#).unwrap(),
+            ClientMsg::ClientInfo(UserInfo {
+                name: "Ann".into(),
+                hue: 120
+            })
+        );
+        let ClientMsg::CursorData(c) =
+            decode(r#"{"CursorData":{"cursors":[4],"selections":[[1,3]]}}"#).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(c.data.selections, vec![(1, 3)]);
+        assert_eq!(c.revision, None);
+        assert!(matches!(
+            decode(r#"{"SetOTP":{"enabled":true}}"#),
+            Ok(ClientMsg::SetOtp(SetOtp { enabled: true }))
+        ));
+        assert!(matches!(
+            decode(r#"{"Hello":{"client":"abc"}}"#),
+            Ok(ClientMsg::Hello(Hello { revision: None, .. }))
+        ));
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "",
+            "nope",
+            "{}",
+            r#"{"Bogus":1}"#,
+            r#"{"Edit":{"revision":-1,"seq":1,"operation":[]}}"#,
+            r#"{"Edit":{"revision":1.5,"seq":1,"operation":[]}}"#,
+            r#"{"Edit":{"revision":1,"operation":[]}}"#,
+            r#"{"Edit":{"revision":1,"seq":1,"operation":[0]}}"#,
+            r#"{"Edit":{"revision":1,"seq":1,"operation":"x"}}"#,
+            r#"{"Edit":{"revision":18446744073709551616,"seq":1,"operation":[]}}"#,
+            r#"{"ClientInfo":{"name":"a","hue":-1}}"#,
+            r#"{"CursorData":{"cursors":[-1],"selections":[]}}"#,
+        ] {
+            assert!(decode(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn encodes() {
+        let op: Operation = serde_json::from_str(r#"[1,"é"]"#).unwrap();
+        let e = encode::entry(7, &op);
+        assert_eq!(e, r#"{"id":7,"operation":[1,"é"]}"#);
+        assert_eq!(
+            encode::history(3, [e.as_str(), e.as_str()].into_iter()),
+            r#"{"History":{"start":3,"operations":[{"id":7,"operation":[1,"é"]},{"id":7,"operation":[1,"é"]}]}}"#
+        );
+        assert_eq!(
+            encode::snapshot(2, "a\"b", 0),
+            r#"{"Snapshot":{"revision":2,"last_seq":0,"text":"a\"b"}}"#
+        );
+        assert_eq!(
+            encode::user_info(1, None),
+            r#"{"UserInfo":{"id":1,"info":null}}"#
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&encode::error(ErrorCode::InvalidLanguage, "x")).unwrap();
+        assert_eq!(v["Error"]["code"], "invalid_language");
+    }
+
+    #[test]
+    fn close_reasons_fit_a_frame() {
+        let long = Close::Malformed("é".repeat(200));
+        assert!(long.reason().len() <= 123);
+        assert_eq!(long.code(), 4400);
+    }
+}

@@ -1,0 +1,242 @@
+//! The map of hot documents, and everything that moves a document between
+//! memory and the database: single-flight loading, saving, eviction.
+//!
+//! No map guard or lock is held across an `.await`: the map holds a
+//! `OnceCell` per id, cloned out of the map before anyone waits on it, so
+//! any number of clients joining a cold document at once share one load
+//! and never block each other or the map.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use tandem_ot::UserId;
+use tokio::sync::OnceCell;
+
+use crate::config::Config;
+use crate::document::{now_ms, Document};
+use crate::metrics::Metrics;
+use crate::otp;
+use crate::store::{Store, StoreError, StoredProtection};
+
+/// A slot in the map: filled once by whoever loads the document first.
+type Slot = Arc<OnceCell<Arc<Document>>>;
+
+/// Why an OTP change failed.
+#[derive(Debug)]
+pub enum OtpChangeError {
+    /// The OS random source failed.
+    Random(getrandom::Error),
+    /// The database refused the change; nothing changed.
+    Store(StoreError),
+}
+
+impl std::fmt::Display for OtpChangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OtpChangeError::Random(e) => write!(f, "could not generate an OTP: {e}"),
+            OtpChangeError::Store(e) => write!(f, "could not store the change: {e}"),
+        }
+    }
+}
+
+/// Hot documents plus the shared services every part of the server uses.
+pub struct Registry {
+    /// Documents in memory (or being loaded), by id.
+    docs: DashMap<String, Slot>,
+    /// The database, unless persistence is off.
+    pub store: Option<Store>,
+    /// Settings.
+    pub config: Arc<Config>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// When the server started (unix seconds), for `/api/stats`.
+    pub start_time: u64,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new(config: Arc<Config>, store: Option<Store>) -> Registry {
+        Registry {
+            docs: DashMap::new(),
+            store,
+            config,
+            metrics: Arc::new(Metrics::default()),
+            start_time: (now_ms() / 1000) as u64,
+        }
+    }
+
+    /// The document if it is in memory (loaded and not evicted).
+    pub fn hot(&self, id: &str) -> Option<Arc<Document>> {
+        let slot = self.docs.get(id)?.clone();
+        slot.get().filter(|d| !d.is_evicted()).cloned()
+    }
+
+    /// Every document in memory.
+    pub fn documents(&self) -> Vec<Arc<Document>> {
+        let slots: Vec<Slot> = self.docs.iter().map(|e| e.value().clone()).collect();
+        slots
+            .into_iter()
+            .filter_map(|s| s.get().cloned())
+            .filter(|d| !d.is_evicted())
+            .collect()
+    }
+
+    /// Documents in memory.
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    /// Whether no document is in memory.
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// The document, loading it from the database (or creating it) if it
+    /// is not in memory. Concurrent callers for one id share one load.
+    pub async fn get_or_load(&self, id: &str) -> Result<Arc<Document>, StoreError> {
+        loop {
+            // The entry guard lives only for this statement.
+            let slot: Slot = self.docs.entry(id.to_owned()).or_default().clone();
+            let doc = slot
+                .get_or_try_init(|| async {
+                    let stored = match &self.store {
+                        Some(store) => store.load(id).await?,
+                        None => None,
+                    };
+                    let doc = match stored {
+                        Some(s) => {
+                            self.metrics.loads.fetch_add(1, Relaxed);
+                            Document::from_stored(s)
+                        }
+                        None => Document::new(id.to_owned()),
+                    };
+                    Ok::<_, StoreError>(Arc::new(doc))
+                })
+                .await?
+                .clone();
+            if !doc.is_evicted() {
+                return Ok(doc);
+            }
+            // We raced with an eviction: drop the stale slot (if it is
+            // still there) and load afresh; the evictor saved first.
+            self.docs.remove_if(id, |_, s| Arc::ptr_eq(s, &slot));
+        }
+    }
+
+    /// Whether `otp` opens document `id`: from memory when it is hot,
+    /// otherwise from the database without loading the document.
+    pub async fn authorize(&self, id: &str, otp: Option<&str>) -> Result<bool, StoreError> {
+        if let Some(doc) = self.hot(id) {
+            return Ok(doc.authorize(otp));
+        }
+        let Some(store) = &self.store else {
+            return Ok(true);
+        };
+        Ok(match store.protection(id).await? {
+            StoredProtection::Missing | StoredProtection::Unprotected => true,
+            StoredProtection::Protected(hash) => otp::verify(&hash, otp),
+        })
+    }
+
+    /// The text of document `id`: from memory when hot, else from the
+    /// database (without bringing it into memory); empty if it does not
+    /// exist. The caller has checked the OTP.
+    pub async fn text(&self, id: &str) -> Result<String, StoreError> {
+        if let Some(doc) = self.hot(id) {
+            return Ok(doc.text());
+        }
+        match &self.store {
+            Some(store) => Ok(store.load(id).await?.map(|d| d.text).unwrap_or_default()),
+            None => Ok(String::new()),
+        }
+    }
+
+    /// Writes the document's current state, if there is a database.
+    /// Saves of one document are serialised, so a newer snapshot is never
+    /// overwritten by an older one.
+    pub async fn save(&self, doc: &Document) -> Result<(), StoreError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let _turn = doc.save_lock.lock().await;
+        let (snapshot, changes) = doc.snapshot(None);
+        store.save(snapshot).await?;
+        doc.mark_saved(changes);
+        Ok(())
+    }
+
+    /// Saves the document if it has unsaved changes, logging failures
+    /// (the document stays dirty and the persister retries).
+    pub async fn save_if_dirty(&self, doc: &Document) {
+        if self.store.is_some() && doc.is_dirty() {
+            if let Err(e) = self.save(doc).await {
+                tracing::warn!(doc = %doc.id, "saving failed (will retry): {e}");
+            }
+        }
+    }
+
+    /// Protects (with a new OTP), re-protects or unprotects a document on
+    /// behalf of `by`. The change is persisted before it takes effect and
+    /// is broadcast. Returns the new OTP.
+    pub async fn set_otp(
+        &self,
+        doc: &Document,
+        by: Option<UserId>,
+        enabled: bool,
+    ) -> Result<Option<String>, OtpChangeError> {
+        let new = if enabled {
+            Some(otp::generate().map_err(OtpChangeError::Random)?)
+        } else {
+            None
+        };
+        match &self.store {
+            Some(store) => {
+                let _turn = doc.save_lock.lock().await;
+                let (snapshot, changes) = doc.snapshot(Some(new.as_deref().map(otp::hash)));
+                store.save(snapshot).await.map_err(OtpChangeError::Store)?;
+                doc.apply_otp(by, new.clone());
+                doc.mark_saved(changes);
+            }
+            None => doc.apply_otp(by, new.clone()),
+        }
+        Ok(new)
+    }
+
+    /// Takes the document out of memory if nobody is connected and it is
+    /// saved (saving it first). Without a database nothing is evicted for
+    /// idleness: memory is the only copy.
+    pub async fn evict_idle(&self, doc: &Arc<Document>) -> bool {
+        if self.store.is_none() {
+            return false;
+        }
+        self.save_if_dirty(doc).await;
+        if !doc.try_evict() {
+            return false;
+        }
+        self.remove_slot(doc);
+        true
+    }
+
+    /// Removes an expired document from memory and the database.
+    pub async fn expire(&self, doc: &Arc<Document>) -> Result<bool, StoreError> {
+        if !doc.force_evict() {
+            return Ok(false);
+        }
+        self.remove_slot(doc);
+        if let Some(store) = &self.store {
+            store.delete(&doc.id).await?;
+        }
+        Ok(true)
+    }
+
+    fn remove_slot(&self, doc: &Arc<Document>) {
+        let removed = self.docs.remove_if(&doc.id, |_, slot| {
+            slot.get().is_some_and(|d| Arc::ptr_eq(d, doc))
+        });
+        if removed.is_some() {
+            self.metrics.evictions.fetch_add(1, Relaxed);
+            tracing::debug!(doc = %doc.id, "evicted from memory");
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The HTTP surface: the WebSocket endpoint, the small JSON/text API,
+//! health and metrics, and the web client's files (docs/protocol.md).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::watch;
+use warp::filters::BoxedFilter;
+use warp::http::{header, Response, StatusCode};
+
+use warp::{Filter, Rejection, Reply};
+
+use crate::registry::Registry;
+use crate::{connection, validate};
+
+/// A plain-text reply with a status.
+fn text(status: StatusCode, body: impl Into<String>) -> Response<String> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(body.into())
+        .unwrap_or_default()
+}
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<String> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(serde_json::to_string(value).unwrap_or_default())
+        .unwrap_or_default()
+}
+
+const UNAUTHORIZED: &str =
+    "unauthorized: this document is protected; open the full link with its otp";
+
+/// Checks the id and the OTP; `Err` is the reply to send instead.
+async fn admit(
+    registry: &Registry,
+    id: &str,
+    query: &HashMap<String, String>,
+) -> Result<(), Response<String>> {
+    validate::document_id(id, registry.config.max_document_id_length)
+        .map_err(|e| text(StatusCode::BAD_REQUEST, format!("invalid document id: {e}")))?;
+    let otp = query.get("otp").map(String::as_str);
+    match registry.authorize(id, otp).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            registry.metrics.unauthorized.fetch_add(1, Relaxed);
+            Err(text(StatusCode::UNAUTHORIZED, UNAUTHORIZED))
+        }
+        Err(e) => {
+            tracing::error!(doc = %id, "authorization lookup failed: {e}");
+            Err(text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error: could not read the document",
+            ))
+        }
+    }
+}
+
+/// Every route, under `config.base_path`.
+pub fn routes(
+    registry: Arc<Registry>,
+    shutdown: watch::Receiver<bool>,
+) -> BoxedFilter<(warp::reply::Response,)> {
+    let with = {
+        let registry = registry.clone();
+        warp::any().map(move || registry.clone())
+    };
+    let query = warp::query::<HashMap<String, String>>();
+
+    let socket = warp::path!("api" / "socket" / String)
+        .and(warp::get())
+        .and(warp::ws())
+        .and(query)
+        .and(with.clone())
+        .and(warp::any().map(move || shutdown.clone()))
+        .then(
+            |id: String,
+             ws: warp::ws::Ws,
+             query: HashMap<String, String>,
+             registry: Arc<Registry>,
+             shutdown: watch::Receiver<bool>| async move {
+                if *shutdown.borrow() {
+                    return text(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down")
+                        .into_response();
+                }
+                if let Err(reply) = admit(&registry, &id, &query).await {
+                    return reply.into_response();
+                }
+                let frame = registry.config.max_frame_bytes();
+                let otp = query.get("otp").cloned();
+                ws.max_message_size(frame)
+                    .max_frame_size(frame)
+                    .on_upgrade(move |socket| {
+                        connection::serve(socket, registry, id, otp, shutdown)
+                    })
+                    .into_response()
+            },
+        );
+
+    let text_api = warp::path!("api" / "text" / String)
+        .and(warp::get())
+        .and(query)
+        .and(with.clone())
+        .then(
+            |id: String, query: HashMap<String, String>, registry: Arc<Registry>| async move {
+                if let Err(reply) = admit(&registry, &id, &query).await {
+                    return reply;
+                }
+                match registry.text(&id).await {
+                    Ok(t) => text(StatusCode::OK, t),
+                    Err(e) => {
+                        tracing::error!(doc = %id, "reading failed: {e}");
+                        text(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "internal error: could not read the document",
+                        )
+                    }
+                }
+            },
+        );
+
+    let stats = warp::path!("api" / "stats")
+        .and(warp::get())
+        .and(with.clone())
+        .then(|registry: Arc<Registry>| async move {
+            let database_size = match &registry.store {
+                Some(store) => store.count().await.unwrap_or(0),
+                None => 0,
+            };
+            json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "start_time": registry.start_time,
+                    "num_documents": registry.documents().len(),
+                    "database_size": database_size,
+                    "num_connections": registry.metrics.connections.load(Relaxed),
+                }),
+            )
+        });
+
+    let protect =
+        warp::path!("api" / "document" / String / "protect")
+            .and(
+                warp::post()
+                    .map(|| true)
+                    .or(warp::delete().map(|| false))
+                    .unify(),
+            )
+            .and(query)
+            .and(with.clone())
+            .then(
+                |id: String,
+                 enable: bool,
+                 query: HashMap<String, String>,
+                 registry: Arc<Registry>| async move {
+                    if let Err(reply) = admit(&registry, &id, &query).await {
+                        return reply;
+                    }
+                    let doc = match registry.get_or_load(&id).await {
+                        Ok(doc) => doc,
+                        Err(e) => {
+                            tracing::error!(doc = %id, "loading failed: {e}");
+                            return text(
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                "internal error: could not load the document",
+                            );
+                        }
+                    };
+                    // Admission was checked against the state before loading;
+                    // check again against the loaded document.
+                    if !doc.authorize(query.get("otp").map(String::as_str)) {
+                        return text(StatusCode::UNAUTHORIZED, UNAUTHORIZED);
+                    }
+                    match registry.set_otp(&doc, None, enable).await {
+                        Ok(Some(otp)) => json(StatusCode::OK, &serde_json::json!({ "otp": otp })),
+                        Ok(None) => text(StatusCode::NO_CONTENT, ""),
+                        Err(e) => {
+                            tracing::error!(doc = %id, "OTP change failed: {e}");
+                            text(
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                format!("internal error: {e}"),
+                            )
+                        }
+                    }
+                },
+            );
+
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .map(|| text(StatusCode::OK, "ok"));
+
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with.clone())
+        .map(|registry: Arc<Registry>| {
+            let mut gauges = vec![(
+                "tandem_documents_in_memory",
+                "Documents in memory.",
+                registry.len() as f64,
+            )];
+            if let Some(store) = &registry.store {
+                let s = store.stats();
+                gauges.extend([
+                    (
+                        "tandem_persist_writes",
+                        "Document writes committed.",
+                        s.writes_committed as f64,
+                    ),
+                    (
+                        "tandem_persist_write_errors",
+                        "Document writes that failed.",
+                        s.write_errors as f64,
+                    ),
+                    (
+                        "tandem_persist_transactions",
+                        "SQLite write transactions committed.",
+                        s.transactions as f64,
+                    ),
+                    (
+                        "tandem_persist_write_seconds_sum",
+                        "Total time from a write's request to its commit.",
+                        s.write_latency_total_seconds(),
+                    ),
+                    (
+                        "tandem_persist_write_seconds_max",
+                        "Longest time from a write's request to its commit.",
+                        s.write_latency_max_seconds(),
+                    ),
+                ]);
+            }
+            Response::builder()
+                .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+                .body(registry.metrics.render(&gauges))
+                .unwrap_or_default()
+        });
+
+    let web = crate::web::routes(registry.config.web_dir.clone());
+
+    let api = socket
+        .map(Reply::into_response)
+        .or(text_api.map(Reply::into_response))
+        .unify()
+        .or(stats.map(Reply::into_response))
+        .unify()
+        .or(protect.map(Reply::into_response))
+        .unify()
+        .or(healthz.map(Reply::into_response))
+        .unify()
+        .or(metrics.map(Reply::into_response))
+        .unify()
+        .or(web)
+        .unify()
+        .recover(|r: Rejection| async move { Ok::<_, std::convert::Infallible>(rejection(r)) })
+        .unify();
+
+    let mut prefix: BoxedFilter<()> = warp::any().boxed();
+    for segment in registry
+        .config
+        .base_path
+        .split('/')
+        .filter(|s| !s.is_empty())
+    {
+        prefix = prefix.and(warp::path(segment.to_owned())).boxed();
+    }
+    prefix.and(api).boxed()
+}
+
+/// Plain-text replies for requests no route took.
+fn rejection(r: Rejection) -> warp::reply::Response {
+    let (status, body) = if r.is_not_found() {
+        (StatusCode::NOT_FOUND, "not found".to_owned())
+    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed".to_owned(),
+        )
+    } else if r.find::<warp::reject::InvalidQuery>().is_some() {
+        (StatusCode::BAD_REQUEST, "invalid query string".to_owned())
+    } else {
+        (StatusCode::BAD_REQUEST, format!("bad request: {r:?}"))
+    };
+    text(status, body).into_response()
+}

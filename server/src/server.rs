@@ -1,0 +1,110 @@
+//! Wiring: opens the store, binds the listener, starts the background
+//! tasks, serves until SIGTERM/SIGINT, then shuts down gracefully.
+
+use std::io::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::registry::Registry;
+use crate::store::Store;
+use crate::{routes, tasks};
+
+/// Runs the server until a shutdown signal, then saves everything and
+/// returns. An error is a start-up failure, described for the operator.
+pub async fn run(config: Config) -> Result<(), String> {
+    let store = match &config.sqlite_uri {
+        Some(uri) => {
+            Some(Store::open(uri).map_err(|e| format!("cannot open SQLITE_URI={uri}: {e}"))?)
+        }
+        None => {
+            tracing::warn!(
+                "SQLITE_URI=none: documents live in memory only and are lost on restart"
+            );
+            None
+        }
+    };
+    let addr = (config.bind_addr, config.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.bind_addr, config.port))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let config = Arc::new(config);
+    let registry = Arc::new(Registry::new(config.clone(), store));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let server = tokio::spawn(
+        warp::serve(routes::routes(registry.clone(), shutdown_rx))
+            .incoming(listener)
+            .run(),
+    );
+    let persister = tokio::spawn(tasks::persister(registry.clone()));
+    let cleaner = tokio::spawn(tasks::cleaner(registry.clone()));
+
+    // Tests and scripts read this line to learn the port.
+    println!("tandem listening on http://{local}{}/", config.base_path);
+    let _ = std::io::stdout().flush();
+    tracing::info!(%local, "listening");
+
+    let signal = wait_for_signal().await;
+    tracing::info!("{signal}: shutting down");
+
+    // 1. Refuse new sockets, close open ones with 1012. Edits are applied
+    //    synchronously, so once a connection task has stopped, everything
+    //    it acknowledged is in memory.
+    let _ = shutdown_tx.send(true);
+    server.abort();
+    persister.abort();
+    cleaner.abort();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while registry.metrics.connections.load(Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // 2. Save every document, in parallel, within the timeout.
+    let docs = registry.documents();
+    let count = docs.len();
+    let saves = docs.into_iter().map(|doc| {
+        let registry = registry.clone();
+        tokio::spawn(async move {
+            if let Err(e) = registry.save(&doc).await {
+                tracing::error!(doc = %doc.id, "final save failed: {e}");
+            }
+        })
+    });
+    let all = futures_util::future::join_all(saves);
+    if tokio::time::timeout(config.shutdown_timeout, all)
+        .await
+        .is_err()
+    {
+        tracing::error!("SHUTDOWN_TIMEOUT_SECONDS reached before every document was saved");
+    }
+    if let Some(store) = &registry.store {
+        store.close().await;
+    }
+    tracing::info!("saved {count} documents; bye");
+    Ok(())
+}
+
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+            "interrupt"
+        }
+    }
+}

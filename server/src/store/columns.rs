@@ -1,0 +1,96 @@
+//! Conversions between the store's Rust types and SQLite column values.
+//!
+//! SQLite integers are signed 64-bit and Tandem's counters are `u64`:
+//! values above `i64::MAX` are refused instead of wrapped, because a wrapped
+//! revision or sequence number would come back as a different number and
+//! silently break the at-most-once guarantee for edits.
+
+use std::collections::HashSet;
+
+use super::{StoreError, StoredDocument};
+
+/// A document converted to column values, checked before it is queued so
+/// the writer thread only ever sees rows it can store.
+#[derive(Debug)]
+pub(super) struct DocumentRow {
+    /// `documents.id`.
+    pub id: String,
+    /// `documents.text`.
+    pub text: String,
+    /// `documents.revision`.
+    pub revision: i64,
+    /// `documents.language`.
+    pub language: Option<String>,
+    /// `documents.otp_hash`.
+    pub otp_hash: Option<[u8; 32]>,
+    /// `documents.next_user_id`.
+    pub next_user_id: i64,
+    /// `documents.created_at_ms`.
+    pub created_at_ms: i64,
+    /// `documents.last_used_at_ms`.
+    pub last_used_at_ms: i64,
+    /// The `clients` rows that replace the document's current ones.
+    pub clients: Vec<ClientRow>,
+}
+
+/// One `clients` row (its `doc_id` is the owning [`DocumentRow::id`]).
+#[derive(Debug)]
+pub(super) struct ClientRow {
+    /// `clients.key_hash`.
+    pub key_hash: [u8; 32],
+    /// `clients.user_id`.
+    pub user_id: i64,
+    /// `clients.last_seq`.
+    pub last_seq: i64,
+}
+
+impl DocumentRow {
+    /// Checks and converts `doc`; the error names the first offending value.
+    pub fn encode(doc: StoredDocument) -> Result<Self, StoreError> {
+        let mut seen = HashSet::with_capacity(doc.clients.len());
+        let mut clients = Vec::with_capacity(doc.clients.len());
+        for client in &doc.clients {
+            if !seen.insert(client.key_hash) {
+                return Err(StoreError::DuplicateClient {
+                    user_id: client.user_id,
+                });
+            }
+            clients.push(ClientRow {
+                key_hash: client.key_hash,
+                user_id: to_column("clients.user_id", client.user_id)?,
+                last_seq: to_column("clients.last_seq", client.last_seq)?,
+            });
+        }
+        Ok(Self {
+            revision: to_column("revision", doc.revision)?,
+            next_user_id: to_column("next_user_id", doc.next_user_id)?,
+            id: doc.id,
+            text: doc.text,
+            language: doc.language,
+            otp_hash: doc.otp_hash,
+            created_at_ms: doc.created_at_ms,
+            last_used_at_ms: doc.last_used_at_ms,
+            clients,
+        })
+    }
+}
+
+/// A `u64` as the `i64` SQLite stores.
+pub(super) fn to_column(field: &'static str, value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::ValueOutOfRange { field, value })
+}
+
+/// A stored `i64` back as the `u64` it was written from.
+pub(super) fn from_column(field: &'static str, value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{field} is negative ({value})")))
+}
+
+/// A stored blob back as the SHA-256 hash it was written from.
+pub(super) fn hash_from_column(
+    field: &'static str,
+    bytes: Vec<u8>,
+) -> Result<[u8; 32], StoreError> {
+    let len = bytes.len();
+    <[u8; 32]>::try_from(bytes)
+        .map_err(|_| StoreError::Corrupt(format!("{field} is {len} bytes, not 32")))
+}
