@@ -120,6 +120,43 @@ impl Client {
         }
     }
 
+    /// A client restored from storage (say, a browser tab reopened while
+    /// offline): synchronized with the server at `revision`, with pending
+    /// edits on top. `outstanding` keeps its sequence number, so if it did
+    /// reach the server before, the catch-up acknowledges it instead of it
+    /// being applied twice. Fails if the lengths do not line up, or if
+    /// `next_seq` is not above the outstanding edit's number.
+    pub fn restore(
+        revision: u64,
+        next_seq: u64,
+        outstanding: Option<Pending>,
+        buffer: Option<Operation>,
+    ) -> Result<Self, OtError> {
+        let state = match (outstanding, buffer) {
+            (None, None) => State::Synchronized,
+            (Some(p), None) => State::Awaiting(p),
+            (Some(p), Some(b)) => {
+                crate::error::check_len(p.operation.target_len(), b.base_len())?;
+                State::AwaitingWithBuffer(p, b)
+            }
+            (None, Some(_)) => {
+                return Err(OtError::UnexpectedEvent(
+                    "a buffer without an outstanding edit",
+                ))
+            }
+        };
+        if let State::Awaiting(p) | State::AwaitingWithBuffer(p, _) = &state {
+            if p.seq >= next_seq {
+                return Err(OtError::UnexpectedEvent(
+                    "next_seq must be above the outstanding edit's seq",
+                ));
+            }
+        }
+        let mut client = Client::with_next_seq(revision, next_seq);
+        client.state = state;
+        Ok(client)
+    }
+
     /// The server revision the local text corresponds to, minus pending
     /// edits.
     pub fn revision(&self) -> u64 {
@@ -389,6 +426,21 @@ mod tests {
         assert_eq!(again.seq, sent.seq);
         assert_eq!(again.revision, 6);
         assert_eq!(again.operation, ins(1, 0, "a"));
+    }
+
+    #[test]
+    fn restore_keeps_sequence_numbers() {
+        let p = Pending {
+            seq: 4,
+            operation: ins(2, 0, "a"),
+        };
+        let mut c = Client::restore(9, 5, Some(p.clone()), Some(ins(3, 3, "b"))).unwrap();
+        c.identified(1);
+        let s = c.resume().unwrap();
+        assert_eq!((s.revision, s.seq), (9, 4));
+        assert!(Client::restore(9, 4, Some(p.clone()), None).is_err());
+        assert!(Client::restore(9, 5, Some(p), Some(ins(1, 0, "b"))).is_err());
+        assert!(Client::restore(9, 5, None, Some(ins(1, 0, "b"))).is_err());
     }
 
     #[test]

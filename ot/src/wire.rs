@@ -86,13 +86,22 @@ impl Component {
 impl Operation {
     /// Appends a decoded component, refusing to let the operation's lengths
     /// grow past [`MAX_LEN`]. Decoders build operations with this.
+    ///
+    /// The totals are computed in `u64` before anything is appended, so the
+    /// bound holds the same way on 32-bit targets (where `MAX_LEN` is
+    /// `usize::MAX` and the builder's lengths would saturate at it).
     pub fn push_decoded(&mut self, component: Component) -> Result<(), DecodeError> {
-        self.push(component);
-        if self.base_len() > MAX_LEN || self.target_len() > MAX_LEN {
-            Err(DecodeError::TooLong)
-        } else {
-            Ok(())
+        let (base, target) = match &component {
+            Component::Retain(n) => (*n, *n),
+            Component::Delete(n) => (*n, 0),
+            Component::Insert(s) => (0, crate::operation::char_len(s)),
+        };
+        let fits = |total: usize, add: usize| total as u64 + add as u64 <= MAX_LEN as u64;
+        if !fits(self.base_len(), base) || !fits(self.target_len(), target) {
+            return Err(DecodeError::TooLong);
         }
+        self.push(component);
+        Ok(())
     }
 }
 

@@ -1,0 +1,378 @@
+//! Shared helper for the black-box server tests: starts the real `tandem`
+//! binary on 127.0.0.1 with a port picked at run time, and talks to it
+//! over WebSocket and HTTP like a browser would. Every wait is bounded.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long any single wait may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A running `tandem` process. Killed when dropped.
+pub struct Server {
+    /// The process.
+    child: Option<Child>,
+    /// `host:port` it listens on.
+    pub addr: String,
+    /// The environment it was started with (to restart it identically).
+    env: Vec<(String, String)>,
+    /// Holds the database directory for the server's lifetime.
+    pub dir: std::sync::Arc<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts a server with a fresh database in a temporary directory and
+    /// `env` on top of the test defaults.
+    pub async fn start(env: &[(&str, &str)]) -> Server {
+        let dir = std::sync::Arc::new(tempfile::tempdir().expect("tempdir"));
+        let mut vars: Vec<(String, String)> = vec![
+            ("BIND_ADDR".into(), "127.0.0.1".into()),
+            ("PORT".into(), "0".into()),
+            (
+                "SQLITE_URI".into(),
+                dir.path().join("tandem.db").to_string_lossy().into_owned(),
+            ),
+            ("RUST_LOG".into(), "warn".into()),
+        ];
+        for (k, v) in env {
+            vars.retain(|(name, _)| name != k);
+            vars.push((k.to_string(), v.to_string()));
+        }
+        Server::spawn(vars, dir).await
+    }
+
+    async fn spawn(env: Vec<(String, String)>, dir: std::sync::Arc<tempfile::TempDir>) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+        cmd.env_clear()
+            .envs(env.iter().cloned())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("start tandem");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = timeout(WAIT, async {
+            while let Some(line) = lines.next_line().await.expect("read stdout") {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    return rest.split('/').next().unwrap_or_default().to_owned();
+                }
+            }
+            panic!("tandem exited before listening");
+        })
+        .await
+        .expect("tandem did not start in time");
+        // Keep draining stdout so the process never blocks on it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Server {
+            child: Some(child),
+            addr,
+            env,
+            dir,
+        }
+    }
+
+    /// `http://host:port` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().and_then(|c| c.id()).expect("running")
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.pid().to_string();
+        let ok = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .expect("kill");
+        assert!(ok.success());
+        let mut child = self.child.take().expect("running");
+        timeout(WAIT, child.wait())
+            .await
+            .expect("tandem did not exit after SIGTERM")
+            .expect("wait")
+    }
+
+    /// Kills the process with SIGKILL, like a crash or power loss.
+    pub async fn kill(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().await.expect("kill -9");
+    }
+
+    /// Starts a new process with the same environment and database.
+    pub async fn restart(&mut self) {
+        if self.child.is_some() {
+            self.kill().await;
+        }
+        let fresh = Server::spawn(self.env.clone(), self.dir.clone()).await;
+        *self = fresh;
+    }
+
+    /// Opens a WebSocket to document `id` (with `?otp=` when given) and
+    /// sends `Hello` with a fresh client identity.
+    pub async fn join(&self, id: &str) -> Client {
+        let mut c = self.connect(id, None).await.expect("connect");
+        c.hello(None).await;
+        c
+    }
+
+    /// Opens a WebSocket without saying Hello. `Err` carries the HTTP
+    /// status and body of a refused upgrade.
+    pub async fn connect(&self, id: &str, otp: Option<&str>) -> Result<Client, (u16, String)> {
+        let mut url = format!("ws://{}/api/socket/{id}", self.addr);
+        if let Some(otp) = otp {
+            url.push_str(&format!("?otp={otp}"));
+        }
+        match timeout(WAIT, tokio_tungstenite::connect_async(url.as_str()))
+            .await
+            .expect("connect timed out")
+        {
+            Ok((ws, _)) => Ok(Client {
+                ws,
+                key: random_key(),
+                user: None,
+            }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                let status = resp.status().as_u16();
+                let body = resp
+                    .body()
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                Err((status, body))
+            }
+            Err(e) => panic!("connect to {url}: {e}"),
+        }
+    }
+
+    /// `GET /api/text/{id}`.
+    pub async fn text(&self, id: &str) -> String {
+        let (status, body) = self.http("GET", &format!("/api/text/{id}")).await;
+        assert_eq!(status, 200, "GET /api/text/{id}: {body}");
+        body
+    }
+
+    /// `GET /api/stats` as JSON.
+    pub async fn stats(&self) -> Value {
+        let (status, body) = self.http("GET", "/api/stats").await;
+        assert_eq!(status, 200);
+        serde_json::from_str(&body).expect("stats JSON")
+    }
+
+    /// One value from `/metrics`, e.g. `tandem_edits_total` or
+    /// `tandem_closes_total{reason="malformed"}`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let (_, body) = self.http("GET", "/metrics").await;
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("metric {name} not found in:\n{body}"))
+    }
+
+    /// A minimal HTTP/1.1 request; returns status and body.
+    pub async fn http(&self, method: &str, path: &str) -> (u16, String) {
+        http(&self.addr, method, path).await
+    }
+}
+
+/// A minimal HTTP/1.1 request to `addr`; returns status and body.
+pub async fn http(addr: &str, method: &str, path: &str) -> (u16, String) {
+    timeout(WAIT, async {
+        let mut s = TcpStream::connect(addr).await.expect("tcp connect");
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.expect("write");
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.expect("read");
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status");
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
+        (status, if chunked { dechunk(body) } else { body.to_owned() })
+    })
+    .await
+    .expect("HTTP request timed out")
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = &rest[n + 2..];
+    }
+    out
+}
+
+/// A fresh random client identity (22 URL-safe characters).
+pub fn random_key() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    let a = RandomState::new().hash_one(1u8);
+    let b = RandomState::new().hash_one(2u8);
+    format!("k{a:016x}{b:05x}")[..22].to_owned()
+}
+
+/// A unique document id for a test.
+pub fn doc_id(name: &str) -> String {
+    format!("{name}-{}", &random_key()[1..9])
+}
+
+/// One WebSocket connection, speaking the protocol's JSON.
+pub struct Client {
+    /// The socket.
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// This client's identity (`Hello.client`).
+    pub key: String,
+    /// The user id from `Identity`, once received.
+    pub user: Option<u64>,
+}
+
+impl Client {
+    /// Sends `Hello` (with this client's key and `revision`), reads
+    /// `Identity` and returns the catch-up message that follows it.
+    pub async fn hello(&mut self, revision: Option<u64>) -> Value {
+        let key = self.key.clone();
+        self.send(json!({"Hello": {"client": key, "revision": revision}}))
+            .await;
+        let id = self.recv().await;
+        self.user = Some(id["Identity"].as_u64().expect("Identity first"));
+        self.recv().await
+    }
+
+    /// Sends a JSON message.
+    pub async fn send(&mut self, v: Value) {
+        self.send_text(&v.to_string()).await;
+    }
+
+    /// Sends raw text.
+    pub async fn send_text(&mut self, s: &str) {
+        timeout(WAIT, self.ws.send(Message::text(s)))
+            .await
+            .expect("send timed out")
+            .expect("send");
+    }
+
+    /// Sends an edit.
+    pub async fn edit(&mut self, revision: u64, seq: u64, operation: Value) {
+        self.send(json!({"Edit": {"revision": revision, "seq": seq, "operation": operation}}))
+            .await;
+    }
+
+    /// The next JSON message (pings skipped). Panics on close or timeout.
+    pub async fn recv(&mut self) -> Value {
+        match self.next().await {
+            Incoming::Json(v) => v,
+            Incoming::Closed(code, reason) => panic!("closed {code}: {reason}"),
+        }
+    }
+
+    /// The next message or the close frame.
+    pub async fn next(&mut self) -> Incoming {
+        timeout(WAIT, async {
+            loop {
+                match self.ws.next().await {
+                    None => return Incoming::Closed(1006, "no close frame".into()),
+                    Some(Err(e)) => return Incoming::Closed(1006, e.to_string()),
+                    Some(Ok(Message::Text(t))) => {
+                        return Incoming::Json(serde_json::from_str(&t).expect("server sent JSON"))
+                    }
+                    Some(Ok(Message::Close(frame))) => {
+                        return match frame {
+                            Some(f) => Incoming::Closed(u16::from(f.code), f.reason.to_string()),
+                            None => Incoming::Closed(1005, String::new()),
+                        }
+                    }
+                    Some(Ok(_)) => continue,
+                }
+            }
+        })
+        .await
+        .expect("no message in time")
+    }
+
+    /// Messages until one satisfies `pred`, which is returned.
+    pub async fn recv_until(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let v = self.recv().await;
+            if pred(&v) {
+                return v;
+            }
+        }
+    }
+
+    /// Waits for the message of type `kind` (e.g. "History"), skipping
+    /// others; returns its body.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        let v = self.recv_until(|v| v.get(kind).is_some()).await;
+        v[kind].clone()
+    }
+
+    /// Waits for the close frame, skipping messages; returns code and
+    /// reason.
+    pub async fn closed(&mut self) -> (u16, String) {
+        loop {
+            if let Incoming::Closed(code, reason) = self.next().await {
+                return (code, reason);
+            }
+        }
+    }
+
+    /// Closes the connection politely.
+    pub async fn close(mut self) {
+        let _ = timeout(WAIT, self.ws.close(None)).await;
+    }
+}
+
+/// What arrived on a socket.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A JSON message.
+    Json(Value),
+    /// A close frame (code 1006 when the connection simply dropped).
+    Closed(u16, String),
+}
+
+/// Returns `CloseCode` as a number (for tests that build close frames).
+pub fn close_code(c: CloseCode) -> u16 {
+    c.into()
+}
+
+/// Parses query-less key=value pairs (helper for tests).
+pub fn pairs(s: &str) -> HashMap<String, String> {
+    s.split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// The path of a file in the server's temporary directory.
+pub fn in_dir(server: &Server, name: &str) -> PathBuf {
+    server.dir.path().join(name)
+}
