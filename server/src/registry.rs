@@ -98,7 +98,7 @@ impl Registry {
         loop {
             // The entry guard lives only for this statement.
             let slot: Slot = self.docs.entry(id.to_owned()).or_default().clone();
-            let doc = slot
+            let loaded = slot
                 .get_or_try_init(|| async {
                     let stored = match &self.store {
                         Some(store) => store.load(id).await?,
@@ -113,8 +113,16 @@ impl Registry {
                     };
                     Ok::<_, StoreError>(Arc::new(doc))
                 })
-                .await?
-                .clone();
+                .await;
+            let doc = match loaded {
+                Ok(doc) => doc.clone(),
+                Err(e) => {
+                    // Leave no empty slot behind; the next caller retries.
+                    self.docs
+                        .remove_if(id, |_, s| Arc::ptr_eq(s, &slot) && s.get().is_none());
+                    return Err(e);
+                }
+            };
             if !doc.is_evicted() {
                 return Ok(doc);
             }

@@ -1,0 +1,48 @@
+# Tandem: the two commands a fresh machine needs.
+#
+#   make run    build everything (WASM core, server) and run the server
+#   make test   build everything and run every test
+#
+# Each installs what it needs itself (the wasm32 target, wasm-bindgen-cli
+# into ./.tools, npm packages into web/node_modules, Chromium via apt).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+.PHONY: help run build wasm test test-rust test-wasm lint bench
+
+help:
+	@echo "make run    build everything and run the server on http://localhost:3030/"
+	@echo "make test   build everything and run every test"
+	@echo "make bench  run the benchmarks (figures go to docs/benchmarks.md)"
+
+## Build the WASM core (ot-wasm/pkg) and the release server binary.
+build: wasm
+	cargo build --release -p tandem-server
+
+wasm:
+	scripts/build-wasm.sh
+
+run: build
+	./target/release/tandem
+
+## Every test: formatting and lints, the Rust workspace (OT properties,
+## simulation, trace replays, server unit and black-box tests), the WASM
+## build with its size budget, and the WASM tests under Node and Chromium.
+test: lint test-rust wasm test-wasm
+	@echo "all tests passed"
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+test-rust:
+	cargo test --workspace
+
+test-wasm:
+	scripts/test-wasm.sh
+
+bench:
+	cargo bench -p tandem-ot --bench ot
+	node web/scripts/bench-wasm.mjs --runs 11
