@@ -376,3 +376,244 @@ pub fn pairs(s: &str) -> HashMap<String, String> {
 pub fn in_dir(server: &Server, name: &str) -> PathBuf {
     server.dir.path().join(name)
 }
+
+// ---------------------------------------------------------------------------
+// Lifecycle helpers (OTP, persistence, eviction, shutdown, cold joins).
+
+/// Polls `check` every 20 ms until it returns true; panics naming `what`
+/// after [`WAIT`].
+pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl Server {
+    /// Sends SIGTERM and returns at once (see [`Server::wait_for_exit`]).
+    pub async fn send_sigterm(&self) {
+        let pid = self.pid().to_string();
+        let ok = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .expect("kill");
+        assert!(ok.success());
+    }
+
+    /// Waits (at most [`WAIT`]) for the process to exit and returns its
+    /// status; [`Server::restart`] then starts a new one.
+    pub async fn wait_for_exit(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        timeout(WAIT, child.wait())
+            .await
+            .expect("tandem did not exit in time")
+            .expect("wait")
+    }
+
+    /// Whether the process has already exited (does not wait).
+    pub fn has_exited(&mut self) -> bool {
+        match self.child.as_mut() {
+            None => true,
+            Some(child) => child.try_wait().expect("try_wait").is_some(),
+        }
+    }
+
+    /// One numeric field of `/api/stats`.
+    pub async fn stat(&self, field: &str) -> u64 {
+        let stats = self.stats().await;
+        stats[field]
+            .as_u64()
+            .unwrap_or_else(|| panic!("stats field {field} missing in {stats}"))
+    }
+
+    /// `GET /api/text/{id}` with `?otp=` when given: status and body.
+    pub async fn text_with_otp(&self, id: &str, otp: Option<&str>) -> (u16, String) {
+        let path = match otp {
+            Some(otp) => format!("/api/text/{id}?otp={otp}"),
+            None => format!("/api/text/{id}"),
+        };
+        self.http("GET", &path).await
+    }
+
+    /// Opens a socket (with `?otp=` when given) and says `Hello` with a
+    /// name, so that broadcasts carry it. Returns the client and the
+    /// catch-up message.
+    pub async fn join_named(&self, id: &str, otp: Option<&str>, name: &str) -> (Client, Value) {
+        let mut c = self.connect(id, otp).await.expect("connect");
+        let key = c.key.clone();
+        c.send(json!({"Hello": {"client": key, "revision": null, "info": {"name": name, "hue": 200}}}))
+            .await;
+        let id = c.recv().await;
+        c.user = Some(id["Identity"].as_u64().expect("Identity first"));
+        let catch_up = c.recv().await;
+        (c, catch_up)
+    }
+}
+
+impl Client {
+    /// Reads messages until the `History` that acknowledges this client's
+    /// own edit (an entry with its user id) and returns that message's
+    /// body. Every `History` passed on the way is handed to `seen`.
+    pub async fn await_own_ack(&mut self, mut seen: impl FnMut(&Value)) -> Value {
+        let me = self.user.expect("said Hello");
+        loop {
+            let v = self.recv().await;
+            if let Some(h) = v.get("History") {
+                seen(h);
+                let mine = h["operations"]
+                    .as_array()
+                    .is_some_and(|ops| ops.iter().any(|e| e["id"].as_u64() == Some(me)));
+                if mine {
+                    return h.clone();
+                }
+            }
+        }
+    }
+}
+
+/// Applies a wire operation (docs/protocol.md, Operations) to `text`;
+/// positions count code points. Panics if it does not apply.
+pub fn apply_wire_op(text: &str, op: &Value) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0usize;
+    for e in op.as_array().expect("operation is an array") {
+        if let Some(s) = e.as_str() {
+            out.push_str(s);
+        } else {
+            let n = e.as_i64().expect("integer element");
+            let len = n.unsigned_abs() as usize;
+            assert!(at + len <= chars.len(), "operation {op} overruns {text:?}");
+            if n > 0 {
+                out.extend(&chars[at..at + len]);
+            }
+            at += len;
+        }
+    }
+    assert_eq!(at, chars.len(), "operation {op} does not cover {text:?}");
+    out
+}
+
+/// A client-side copy of a document, kept up to date from `Snapshot` and
+/// `History` messages (no local edits pending).
+#[derive(Debug, Clone, Default)]
+pub struct Replica {
+    /// The text at `revision`.
+    pub text: String,
+    /// The revision the text is at.
+    pub revision: u64,
+}
+
+impl Replica {
+    /// From a `Snapshot` body.
+    pub fn from_snapshot(s: &Value) -> Replica {
+        Replica {
+            text: s["text"].as_str().expect("snapshot text").to_owned(),
+            revision: s["revision"].as_u64().expect("snapshot revision"),
+        }
+    }
+
+    /// Applies the entries of a `History` body this replica has not seen.
+    pub fn apply_history(&mut self, h: &Value) {
+        let start = h["start"].as_u64().expect("history start");
+        assert!(
+            start <= self.revision,
+            "history from {start} but replica at {}",
+            self.revision
+        );
+        for (i, e) in h["operations"].as_array().expect("operations").iter().enumerate() {
+            if start + i as u64 == self.revision {
+                self.text = apply_wire_op(&self.text, &e["operation"]);
+                self.revision += 1;
+            }
+        }
+    }
+
+    /// The length in code points.
+    pub fn len(&self) -> usize {
+        self.text.chars().count()
+    }
+
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+}
+
+/// The operation inserting `s` at code point `at` of a document of `len`
+/// code points, in canonical form.
+pub fn insert_op(len: usize, at: usize, s: &str) -> Value {
+    let mut op = Vec::new();
+    if at > 0 {
+        op.push(json!(at));
+    }
+    op.push(json!(s));
+    if len > at {
+        op.push(json!(len - at));
+    }
+    Value::Array(op)
+}
+
+/// A round trip that proves the server has handled everything `c` sent
+/// before it: sends `SetLanguage` with a name that is never valid, and
+/// returns every message that arrived before the `Error` it is answered
+/// with (which is checked and dropped). Everything the server did before it
+/// read the request has been sent by then.
+pub async fn barrier(c: &mut Client) -> Vec<Value> {
+    c.send(json!({"SetLanguage": "no such language (barrier)"}))
+        .await;
+    let mut before = Vec::new();
+    loop {
+        let v = c.recv().await;
+        if v["Error"]["code"] == "invalid_language" {
+            return before;
+        }
+        before.push(v);
+    }
+}
+
+/// Sends `Hello` with this client's key, `revision` and `info` (a
+/// `ClientInfo` body, or `Value::Null` for none), reads `Identity` and
+/// returns the catch-up message that follows it.
+pub async fn hello_with(c: &mut Client, revision: Option<u64>, info: Value) -> Value {
+    let key = c.key.clone();
+    let mut hello = json!({"client": key, "revision": revision});
+    if !info.is_null() {
+        hello["info"] = info;
+    }
+    c.send(json!({ "Hello": hello })).await;
+    let id = c.recv().await;
+    c.user = Some(id["Identity"].as_u64().expect("Identity first"));
+    c.recv().await
+}
+
+/// Reads `History` messages until `n` entries have arrived (skipping other
+/// messages) and returns them as `(revision, entry)` pairs, checking that
+/// each message starts where the previous one ended.
+pub async fn history_entries(c: &mut Client, n: usize) -> Vec<(u64, Value)> {
+    let mut out: Vec<(u64, Value)> = Vec::new();
+    while out.len() < n {
+        let h = c.expect("History").await;
+        let start = h["start"].as_u64().expect("History.start");
+        if let Some((last, _)) = out.last() {
+            assert_eq!(start, last + 1, "History gap or overlap: {h}");
+        }
+        for (i, e) in h["operations"].as_array().expect("operations").iter().enumerate() {
+            out.push((start + i as u64, e.clone()));
+        }
+    }
+    assert_eq!(out.len(), n, "more History entries than expected: {out:?}");
+    out
+}
