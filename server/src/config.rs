@@ -61,7 +61,7 @@ pub struct Config {
 pub const HELP: &str = "\
 tandem — a self-hosted real-time collaborative editor
 
-Usage: tandem [--help | --version]
+Usage: tandem [--help | --version | healthcheck]
 
 Open http://HOST:PORT/ to start a document and share its link.
 All configuration is through environment variables:

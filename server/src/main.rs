@@ -3,7 +3,10 @@
 
 #![forbid(unsafe_code)]
 
+use std::io::{IsTerminal, Read, Write};
+use std::net::{Ipv4Addr, TcpStream};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use tandem_server::config::{Config, HELP};
 
@@ -15,6 +18,7 @@ fn main() -> ExitCode {
             print!("{HELP}");
             return ExitCode::SUCCESS;
         }
+        Some("healthcheck") => return healthcheck(),
         Some("-V" | "--version") => {
             println!("tandem {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -48,6 +53,43 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tandem: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `tandem healthcheck`: asks the server on this machine (the `PORT` and
+/// `BASE_PATH` of the environment) for `/healthz`, for container health
+/// checks in images without curl. Exit 0 when it answers 200.
+fn healthcheck() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tandem: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let probe = || -> std::io::Result<bool> {
+        let addr = (Ipv4Addr::LOCALHOST, config.port).into();
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
+        s.set_read_timeout(Some(Duration::from_secs(3)))?;
+        write!(
+            s,
+            "GET {}/healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            config.base_path
+        )?;
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.1 200"))
+    };
+    match probe() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("tandem: /healthz did not answer 200");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("tandem: health check failed: {e}");
             ExitCode::FAILURE
         }
     }
