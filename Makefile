@@ -36,6 +36,7 @@ test: lint test-rust wasm test-wasm
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	scripts/lint-docker.sh
 
 test-rust:
 	cargo test --workspace
