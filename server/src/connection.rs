@@ -18,7 +18,7 @@ use tokio::time::{timeout, Instant};
 use warp::ws::{Message, WebSocket};
 
 use crate::document::{Document, EditOutcome, Session};
-use crate::protocol::{self, encode, ClientMsg, Close, ErrorCode, Hello, UserInfo};
+use crate::protocol::{self, encode, ClientInfo, ClientMsg, Close, ErrorCode, UserInfo};
 use crate::registry::Registry;
 use crate::validate;
 
@@ -119,7 +119,11 @@ impl Connection<'_> {
         if let Err(e) = validate::client_key(&hello.client) {
             return Close::Malformed(e).into();
         }
-        let (hello, bad_info) = self.check_hello_info(hello);
+        let (info, bad_info) = match hello.info.map(|i| self.valid_info(i)) {
+            None => (None, None),
+            Some(Ok(info)) => (Some(info), None),
+            Some(Err(e)) => (None, Some(e)),
+        };
         let doc = match self.registry.get_or_load(id).await {
             Ok(doc) => doc,
             Err(e) => {
@@ -127,7 +131,8 @@ impl Connection<'_> {
                 return Close::Internal("could not load the document".into()).into();
             }
         };
-        let (session, greeting) = match doc.join(&hello, crate::otp::hash(&hello.client), otp) {
+        let key_hash = crate::otp::hash(&hello.client);
+        let (session, greeting) = match doc.join(hello.revision, info, key_hash, otp) {
             Ok(joined) => joined,
             Err(close) => return close.into(),
         };
@@ -147,29 +152,14 @@ impl Connection<'_> {
         self.main_loop(rx, &doc, &mut member.session).await
     }
 
-    /// Keeps `Hello.info` only if valid; returns the error text otherwise.
-    fn check_hello_info(&self, mut hello: Hello) -> (Hello, Option<String>) {
-        let Some(info) = hello.info.take() else {
-            return (hello, None);
-        };
-        match self.valid_info(info) {
-            Ok(info) => {
-                hello.info = Some(info);
-                (hello, None)
-            }
-            Err(e) => (hello, Some(e)),
-        }
-    }
-
-    fn valid_info(&self, info: UserInfo) -> Result<UserInfo, String> {
+    /// Checks a name and colour from `Hello` or `ClientInfo`.
+    fn valid_info(&self, info: ClientInfo) -> Result<UserInfo, String> {
         let name = validate::user_name(&info.name, self.registry.config.max_user_name_length)?;
-        if info.hue >= 360 {
-            return Err("hue must be 0-359".into());
-        }
-        Ok(UserInfo {
-            name,
-            hue: info.hue,
-        })
+        let hue = u32::try_from(info.hue)
+            .ok()
+            .filter(|h| *h < 360)
+            .ok_or("hue must be an integer 0-359")?;
+        Ok(UserInfo { name, hue })
     }
 
     async fn main_loop(&mut self, rx: &mut Rx, doc: &Document, session: &mut Session) -> End {

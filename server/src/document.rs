@@ -14,7 +14,7 @@ use tandem_ot::{Operation, Text, UserId};
 use tokio::sync::Notify;
 
 use crate::otp::{self, Hash};
-use crate::protocol::{encode, Close, CursorData, CursorMsg, EditMsg, Hello, UserInfo};
+use crate::protocol::{encode, Close, CursorData, CursorMsg, EditMsg, UserInfo};
 use crate::store::{StoredClient, StoredDocument};
 
 /// How many metadata events a document remembers. A connection further
@@ -191,8 +191,14 @@ impl DocState {
             .map(|l| encode::language(&l.name, l.user_id, l.user_name.as_deref()))
     }
 
-    fn present(&self, user: UserId) -> bool {
-        self.users.get(&user).is_some_and(|u| u.connections > 0)
+    /// The info of a user other connections are told about: one who is
+    /// connected and has said their name. (`"info": null` means "left",
+    /// so a nameless user is not announced until they send `ClientInfo`.)
+    fn announceable(&self, user: UserId) -> Option<&UserInfo> {
+        self.users
+            .get(&user)
+            .filter(|u| u.connections > 0)
+            .and_then(|u| u.info.as_ref())
     }
 
     /// The length of the text at revision `r` (which must be held).
@@ -311,12 +317,14 @@ impl Document {
         }
     }
 
-    /// Registers a connection that said `hello`, presenting `otp`. Returns
-    /// its session and the messages that greet it (identity, catch-up,
-    /// metadata). `key_hash` is the hash of the validated client key.
+    /// Registers a connection whose `Hello` said it has `revision` and is
+    /// `info`, presenting `otp`. Returns its session and the messages that
+    /// greet it (identity, catch-up, metadata). `key_hash` is the hash of
+    /// the validated client key.
     pub fn join(
         &self,
-        hello: &Hello,
+        revision: Option<u64>,
+        info: Option<UserInfo>,
         key_hash: Hash,
         otp: Option<&str>,
     ) -> Result<(Session, Vec<String>), Close> {
@@ -341,9 +349,9 @@ impl Document {
         let entry = s.users.entry(user).or_default();
         entry.connections += 1;
         let became_present = entry.connections == 1;
-        let info_changed = match &hello.info {
-            Some(info) if entry.info.as_ref() != Some(info) => {
-                entry.info = Some(info.clone());
+        let info_changed = match info {
+            Some(info) if entry.info.as_ref() != Some(&info) => {
+                entry.info = Some(info);
                 true
             }
             _ => false,
@@ -354,29 +362,30 @@ impl Document {
         s.connections += 1;
         s.last_used = Instant::now();
 
-        let revision = s.revision();
+        let current = s.revision();
         let mut msgs = vec![encode::identity(user)];
-        match hello.revision {
-            Some(r) if r >= s.history_start && r <= revision => {
+        match revision {
+            Some(r) if r >= s.history_start && r <= current => {
                 let from = (r - s.history_start) as usize;
                 msgs.push(encode::history(
                     r,
                     s.history.range(from..).map(|e| &*e.json),
                 ));
             }
-            _ => msgs.push(encode::snapshot(revision, &s.text.to_string(), last_seq)),
+            _ => msgs.push(encode::snapshot(current, &s.text.to_string(), last_seq)),
         }
         msgs.extend(s.language_msg());
         let mut announced = HashSet::new();
         let mut others: Vec<_> = s
             .users
             .iter()
-            .filter(|(id, u)| **id != user && u.connections > 0)
+            .filter(|(id, _)| **id != user)
+            .filter_map(|(id, u)| s.announceable(*id).map(|info| (id, u, info)))
             .collect();
-        others.sort_by_key(|(id, _)| **id);
-        for (id, u) in others {
+        others.sort_by_key(|(id, _, _)| **id);
+        for (id, u, info) in others {
             announced.insert(*id);
-            msgs.push(encode::user_info(*id, u.info.as_ref()));
+            msgs.push(encode::user_info(*id, Some(info)));
             if let Some(c) = &u.cursor {
                 msgs.push(encode::user_cursor(*id, c));
             }
@@ -386,7 +395,7 @@ impl Document {
             user,
             key_hash,
             generation,
-            sent_revision: revision,
+            sent_revision: current,
             seen_meta: s.meta_version(),
             announced,
         };
@@ -459,11 +468,10 @@ impl Document {
                 }
                 match m {
                     Meta::Info(u) if u != session.user => {
-                        if s.present(u) {
+                        if let Some(info) = s.announceable(u) {
                             session.announced.insert(u);
-                            let user = &s.users[&u];
-                            msgs.push(encode::user_info(u, user.info.as_ref()));
-                            if let Some(c) = &user.cursor {
+                            msgs.push(encode::user_info(u, Some(info)));
+                            if let Some(c) = &s.users[&u].cursor {
                                 if done.insert(Meta::Cursor(u)) {
                                     msgs.push(encode::user_cursor(u, c));
                                 }
@@ -472,7 +480,7 @@ impl Document {
                             msgs.push(encode::user_info(u, None));
                         }
                     }
-                    Meta::Cursor(u) if u != session.user => {
+                    Meta::Cursor(u) if u != session.user && session.announced.contains(&u) => {
                         if let Some(c) = s.users.get(&u).and_then(|x| x.cursor.as_ref()) {
                             msgs.push(encode::user_cursor(u, c));
                         }
@@ -537,7 +545,9 @@ impl Document {
             .text
             .len_bytes_after(&op)
             .map_err(|e| Close::DoesNotApply(e.to_string()))?;
-        if size > max_bytes {
+        // Refuse growth past the limit; an edit that does not grow a
+        // document already over it (after the limit was lowered) is fine.
+        if size > max_bytes && size > s.text.len_bytes() {
             return Err(Close::DocumentTooLarge(format!(
                 "{size} bytes would exceed the limit of {max_bytes}"
             )));
@@ -594,12 +604,24 @@ impl Document {
     /// current) and are moved to the current revision. Fails with a message
     /// for the `invalid_cursor` error.
     pub fn set_cursor(&self, session: &Session, msg: CursorMsg) -> Result<(), String> {
-        let mut data = msg.data;
-        if data.cursors.len() > MAX_CURSORS || data.selections.len() > MAX_CURSORS {
+        if msg.cursors.len() > MAX_CURSORS || msg.selections.len() > MAX_CURSORS {
             return Err(format!(
                 "at most {MAX_CURSORS} cursors and {MAX_CURSORS} selections"
             ));
         }
+        let position = |p: i64| usize::try_from(p).map_err(|_| format!("position {p} is negative"));
+        let mut data = CursorData {
+            cursors: msg
+                .cursors
+                .iter()
+                .map(|p| position(*p))
+                .collect::<Result<_, _>>()?,
+            selections: msg
+                .selections
+                .iter()
+                .map(|(a, b)| Ok((position(*a)?, position(*b)?)))
+                .collect::<Result<_, String>>()?,
+        };
         let mut s = self.state.write();
         let revision = s.revision();
         let at = msg.revision.unwrap_or(revision);
@@ -791,14 +813,25 @@ fn move_cursor(c: &mut CursorData, op: &Operation) {
 mod tests {
     use super::*;
 
-    fn hello(revision: Option<u64>) -> Hello {
-        Hello {
-            client: "unused".into(),
+    /// Joins `doc` as "Ann" with client-key hash `key`.
+    fn join(
+        doc: &Document,
+        revision: Option<u64>,
+        key: Hash,
+        otp: Option<&str>,
+    ) -> Result<(Session, Vec<String>), Close> {
+        let info = UserInfo {
+            name: "Ann".into(),
+            hue: 10,
+        };
+        doc.join(revision, Some(info), key, otp)
+    }
+
+    fn cursor(cursors: &[i64], selections: &[(i64, i64)], revision: Option<u64>) -> CursorMsg {
+        CursorMsg {
+            cursors: cursors.to_vec(),
+            selections: selections.to_vec(),
             revision,
-            info: Some(UserInfo {
-                name: "Ann".into(),
-                hue: 10,
-            }),
         }
     }
 
@@ -817,10 +850,10 @@ mod tests {
     #[test]
     fn concurrent_edits_are_transformed_and_deduplicated() {
         let doc = Document::new("d".into());
-        let (a, greeting) = doc.join(&hello(None), [1; 32], None).unwrap();
+        let (a, greeting) = join(&doc, None, [1; 32], None).unwrap();
         assert_eq!(greeting[0], r#"{"Identity":1}"#);
         assert!(greeting[1].starts_with(r#"{"Snapshot":{"revision":0"#));
-        let (b, _) = doc.join(&hello(None), [2; 32], None).unwrap();
+        let (b, _) = join(&doc, None, [2; 32], None).unwrap();
         assert_eq!(b.user, 2);
         assert_eq!(
             doc.edit(&a, edit(0, 1, r#"["hello"]"#), 100),
@@ -856,9 +889,9 @@ mod tests {
     #[test]
     fn reconnect_catches_up_and_replaces_the_old_connection() {
         let doc = Document::new("d".into());
-        let (mut a1, _) = doc.join(&hello(None), [1; 32], None).unwrap();
+        let (mut a1, _) = join(&doc, None, [1; 32], None).unwrap();
         doc.edit(&a1, edit(0, 1, r#"["ab"]"#), 100).unwrap();
-        let (mut a2, greeting) = doc.join(&hello(Some(0)), [1; 32], None).unwrap();
+        let (mut a2, greeting) = join(&doc, Some(0), [1; 32], None).unwrap();
         assert_eq!(a2.user, a1.user);
         assert_eq!(
             greeting[1],
@@ -871,7 +904,7 @@ mod tests {
         );
         assert!(doc.updates(&mut a2).unwrap().is_empty());
         // A client too far ahead gets a snapshot with its last sequence.
-        let (_, greeting) = doc.join(&hello(Some(9)), [1; 32], None).unwrap();
+        let (_, greeting) = join(&doc, Some(9), [1; 32], None).unwrap();
         assert_eq!(
             greeting[1],
             r#"{"Snapshot":{"revision":1,"last_seq":1,"text":"ab"}}"#
@@ -881,20 +914,13 @@ mod tests {
     #[test]
     fn metadata_fans_out_latest_state() {
         let doc = Document::new("d".into());
-        let (a, _) = doc.join(&hello(None), [1; 32], None).unwrap();
-        let (mut b, greeting) = doc.join(&hello(None), [2; 32], None).unwrap();
+        let (a, _) = join(&doc, None, [1; 32], None).unwrap();
+        let (mut b, greeting) = join(&doc, None, [2; 32], None).unwrap();
         assert!(greeting
             .contains(&r#"{"UserInfo":{"id":1,"info":{"name":"Ann","hue":10}}}"#.to_owned()));
         doc.edit(&a, edit(0, 1, r#"["abcdef"]"#), 100).unwrap();
         for i in 0..5 {
-            let msg = CursorMsg {
-                data: CursorData {
-                    cursors: vec![i],
-                    selections: vec![],
-                },
-                revision: None,
-            };
-            doc.set_cursor(&a, msg).unwrap();
+            doc.set_cursor(&a, cursor(&[i], &[], None)).unwrap();
         }
         doc.set_language(&a, "rust");
         let msgs = doc.updates(&mut b).unwrap();
@@ -907,27 +933,15 @@ mod tests {
         assert!(msgs[2].contains(r#""language":"rust""#));
         // A cursor given at an old revision is moved through later edits.
         doc.edit(&a, edit(1, 2, r#"["XY", 6]"#), 100).unwrap();
-        let msg = CursorMsg {
-            data: CursorData {
-                cursors: vec![1],
-                selections: vec![(0, 6)],
-            },
-            revision: Some(1),
-        };
-        doc.set_cursor(&a, msg).unwrap();
+        doc.set_cursor(&a, cursor(&[1], &[(0, 6)], Some(1)))
+            .unwrap();
         let msgs = doc.updates(&mut b).unwrap();
         assert_eq!(
             msgs[1],
             r#"{"UserCursor":{"id":1,"data":{"cursors":[3],"selections":[[2,8]]}}}"#
         );
-        let bad = CursorMsg {
-            data: CursorData {
-                cursors: vec![99],
-                selections: vec![],
-            },
-            revision: None,
-        };
-        assert!(doc.set_cursor(&a, bad).is_err());
+        assert!(doc.set_cursor(&a, cursor(&[99], &[], None)).is_err());
+        assert!(doc.set_cursor(&a, cursor(&[], &[(-1, 2)], None)).is_err());
         doc.leave(&a);
         let msgs = doc.updates(&mut b).unwrap();
         assert_eq!(
@@ -939,24 +953,22 @@ mod tests {
     #[test]
     fn otp_is_checked_at_join() {
         let doc = Document::new("d".into());
-        let (a, _) = doc.join(&hello(None), [1; 32], None).unwrap();
+        let (a, _) = join(&doc, None, [1; 32], None).unwrap();
         doc.apply_otp(Some(a.user), Some("secret-otp-12345".into()));
         assert!(!doc.authorize(None));
         assert!(doc.authorize(Some("secret-otp-12345")));
         assert_eq!(
-            doc.join(&hello(None), [2; 32], Some("wrong")).unwrap_err(),
+            join(&doc, None, [2; 32], Some("wrong")).unwrap_err(),
             Close::Unauthorized
         );
-        let (_, greeting) = doc
-            .join(&hello(None), [2; 32], Some("secret-otp-12345"))
-            .unwrap();
+        let (_, greeting) = join(&doc, None, [2; 32], Some("secret-otp-12345")).unwrap();
         assert!(greeting.last().unwrap().contains("secret-otp-12345"));
     }
 
     #[test]
     fn snapshot_round_trips_through_storage() {
         let doc = Document::new("d".into());
-        let (a, _) = doc.join(&hello(None), [1; 32], None).unwrap();
+        let (a, _) = join(&doc, None, [1; 32], None).unwrap();
         assert!(!doc.is_dirty());
         doc.edit(&a, edit(0, 1, r#"["héllo"]"#), 100).unwrap();
         doc.set_language(&a, "rust");
@@ -968,14 +980,14 @@ mod tests {
         assert_eq!(back.text(), "héllo");
         assert_eq!(back.revision(), 1);
         // The same identity keeps its user id and its last sequence.
-        let (a2, greeting) = back.join(&hello(Some(1)), [1; 32], None).unwrap();
+        let (a2, greeting) = join(&back, Some(1), [1; 32], None).unwrap();
         assert_eq!(a2.user, a.user);
         assert_eq!(greeting[1], r#"{"History":{"start":1,"operations":[]}}"#);
         assert_eq!(
             back.edit(&a2, edit(1, 1, "[6]"), 100),
             Ok(EditOutcome::Duplicate)
         );
-        let (b, _) = back.join(&hello(None), [3; 32], None).unwrap();
+        let (b, _) = join(&back, None, [3; 32], None).unwrap();
         assert_eq!(b.user, 2);
     }
 }

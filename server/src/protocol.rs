@@ -7,20 +7,28 @@ use serde::{Deserialize, Serialize};
 use tandem_ot::{Operation, UserId};
 
 /// A message from a client, decoded.
+///
+/// Message bodies must be JSON objects: serde would also read a struct from
+/// an array by position, which the protocol does not allow, hence
+/// `deserialize_with = "object"` on every struct-bodied variant.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub enum ClientMsg {
     /// The first message of every connection.
+    #[serde(deserialize_with = "object")]
     Hello(Hello),
     /// An edit.
+    #[serde(deserialize_with = "object")]
     Edit(EditMsg),
     /// Change the document's language.
     SetLanguage(String),
-    /// Change this user's name and colour.
-    ClientInfo(UserInfo),
-    /// This user's cursors and selections.
+    /// Change this user's name and colour (validated by the connection).
+    #[serde(deserialize_with = "object")]
+    ClientInfo(ClientInfo),
+    /// This user's cursors and selections (validated by the document).
+    #[serde(deserialize_with = "object")]
     CursorData(CursorMsg),
     /// Protect, rotate or unprotect.
-    #[serde(rename = "SetOTP")]
+    #[serde(rename = "SetOTP", deserialize_with = "object")]
     SetOtp(SetOtp),
 }
 
@@ -33,8 +41,8 @@ pub struct Hello {
     #[serde(default)]
     pub revision: Option<u64>,
     /// Name and colour, so the user appears with them at once.
-    #[serde(default)]
-    pub info: Option<UserInfo>,
+    #[serde(default, deserialize_with = "optional_object")]
+    pub info: Option<ClientInfo>,
 }
 
 /// `Edit`.
@@ -48,8 +56,18 @@ pub struct EditMsg {
     pub operation: Operation,
 }
 
-/// A user's name and colour.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `ClientInfo` as received: any integer hue, so that an out-of-range one
+/// gets the `invalid_client_info` error rather than a decoding failure.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ClientInfo {
+    /// Display name, before trimming and checks.
+    pub name: String,
+    /// Colour hue; valid values are 0–359.
+    pub hue: i64,
+}
+
+/// A user's name and colour, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserInfo {
     /// Display name.
     pub name: String,
@@ -58,7 +76,7 @@ pub struct UserInfo {
 }
 
 /// Cursor positions as sent to other users.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct CursorData {
     /// Caret positions, in code points.
     pub cursors: Vec<usize>,
@@ -66,12 +84,15 @@ pub struct CursorData {
     pub selections: Vec<(usize, usize)>,
 }
 
-/// `CursorData` as a client sends it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// `CursorData` as a client sends it: any integers, so that positions
+/// outside the document (negative ones included) get the `invalid_cursor`
+/// error rather than a decoding failure.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct CursorMsg {
-    /// The positions.
-    #[serde(flatten)]
-    pub data: CursorData,
+    /// Caret positions.
+    pub cursors: Vec<i64>,
+    /// Selections as `[start, end]`.
+    pub selections: Vec<(i64, i64)>,
     /// The revision the positions refer to (default: current).
     #[serde(default)]
     pub revision: Option<u64>,
@@ -82,6 +103,40 @@ pub struct CursorMsg {
 pub struct SetOtp {
     /// Protect (or rotate) when true, unprotect when false.
     pub enabled: bool,
+}
+
+/// Reads `T` only from a JSON object (see [`ClientMsg`]).
+fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectVisitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    deserializer.deserialize_map(ObjectVisitor(std::marker::PhantomData))
+}
+
+/// [`object`] for an optional field (`null` or absent is `None`).
+fn optional_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Wrap<T>(T);
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Wrap<T> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            object(d).map(Wrap)
+        }
+    }
+    Ok(Option::<Wrap<T>>::deserialize(deserializer)?.map(|w| w.0))
 }
 
 /// Decodes one client message. The error text is what goes into the 4400
@@ -363,7 +418,7 @@ mod tests {
         );
         assert_eq!(
             decode(r#"{"ClientInfo":{"name":"Ann","hue":120}}"#).unwrap(),
-            ClientMsg::ClientInfo(UserInfo {
+            ClientMsg::ClientInfo(ClientInfo {
                 name: "Ann".into(),
                 hue: 120
             })
@@ -373,7 +428,7 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!(c.data.selections, vec![(1, 3)]);
+        assert_eq!(c.selections, vec![(1, 3)]);
         assert_eq!(c.revision, None);
         assert!(matches!(
             decode(r#"{"SetOTP":{"enabled":true}}"#),
@@ -398,11 +453,32 @@ mod tests {
             r#"{"Edit":{"revision":1,"seq":1,"operation":[0]}}"#,
             r#"{"Edit":{"revision":1,"seq":1,"operation":"x"}}"#,
             r#"{"Edit":{"revision":18446744073709551616,"seq":1,"operation":[]}}"#,
-            r#"{"ClientInfo":{"name":"a","hue":-1}}"#,
-            r#"{"CursorData":{"cursors":[-1],"selections":[]}}"#,
+            r#"{"Edit":[1,1,[5,"!"]]}"#,
+            r#"{"ClientInfo":["Ann",120]}"#,
+            r#"{"SetOTP":[false]}"#,
+            r#"{"Hello":["0123456789abcdef"]}"#,
+            r#"{"Hello":{"client":"0123456789abcdef","info":["Ann",1]}}"#,
+            r#"{"CursorData":[[1],[]]}"#,
+            r#"{"ClientInfo":{"name":"a","hue":1.5}}"#,
         ] {
             assert!(decode(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn out_of_range_values_decode_for_a_specific_error() {
+        assert!(matches!(
+            decode(r#"{"ClientInfo":{"name":"a","hue":-1}}"#),
+            Ok(ClientMsg::ClientInfo(ClientInfo { hue: -1, .. }))
+        ));
+        assert!(matches!(
+            decode(r#"{"CursorData":{"cursors":[-1],"selections":[[-2,3]]}}"#),
+            Ok(ClientMsg::CursorData(_))
+        ));
+        assert!(matches!(
+            decode(r#"{"Hello":{"client":"0123456789abcdef","info":null}}"#),
+            Ok(ClientMsg::Hello(Hello { info: None, .. }))
+        ));
     }
 
     #[test]
