@@ -461,13 +461,16 @@ impl Document {
                 let from = (session.seen_meta - s.meta_start) as usize;
                 s.meta_log.range(from..).copied().collect()
             };
+            // What was already sent in this batch: each user's info and
+            // cursor go out at most once, in their latest state.
             let mut done = HashSet::new();
             for m in changed {
-                if !done.insert(m) {
+                if done.contains(&m) {
                     continue;
                 }
                 match m {
                     Meta::Info(u) if u != session.user => {
+                        done.insert(m);
                         if let Some(info) = s.announceable(u) {
                             session.announced.insert(u);
                             msgs.push(encode::user_info(u, Some(info)));
@@ -480,13 +483,21 @@ impl Document {
                             msgs.push(encode::user_info(u, None));
                         }
                     }
+                    // A cursor of a user not (yet) announced is skipped
+                    // without being marked, so that it still follows the
+                    // user's info should that come later in this batch.
                     Meta::Cursor(u) if u != session.user && session.announced.contains(&u) => {
                         if let Some(c) = s.users.get(&u).and_then(|x| x.cursor.as_ref()) {
+                            done.insert(m);
                             msgs.push(encode::user_cursor(u, c));
                         }
                     }
-                    Meta::Language => msgs.extend(s.language_msg()),
+                    Meta::Language => {
+                        done.insert(m);
+                        msgs.extend(s.language_msg());
+                    }
                     Meta::Otp => {
+                        done.insert(m);
                         if let Some(e) = &s.last_otp_event {
                             msgs.push(encode::otp(
                                 e.otp.as_deref(),
@@ -609,7 +620,15 @@ impl Document {
                 "at most {MAX_CURSORS} cursors and {MAX_CURSORS} selections"
             ));
         }
-        let position = |p: i64| usize::try_from(p).map_err(|_| format!("position {p} is negative"));
+        let position = |p: i128| {
+            usize::try_from(p).map_err(|_| {
+                if p < 0 {
+                    format!("position {p} is negative")
+                } else {
+                    format!("position {p} is beyond the document")
+                }
+            })
+        };
         let mut data = CursorData {
             cursors: msg
                 .cursors
@@ -827,7 +846,7 @@ mod tests {
         doc.join(revision, Some(info), key, otp)
     }
 
-    fn cursor(cursors: &[i64], selections: &[(i64, i64)], revision: Option<u64>) -> CursorMsg {
+    fn cursor(cursors: &[i128], selections: &[(i128, i128)], revision: Option<u64>) -> CursorMsg {
         CursorMsg {
             cursors: cursors.to_vec(),
             selections: selections.to_vec(),

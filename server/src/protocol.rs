@@ -62,8 +62,9 @@ pub struct EditMsg {
 pub struct ClientInfo {
     /// Display name, before trimming and checks.
     pub name: String,
-    /// Colour hue; valid values are 0–359.
-    pub hue: i64,
+    /// Colour hue; valid values are 0–359. `i128` so that any JSON integer
+    /// a 64-bit peer can write decodes, and gets the specific error.
+    pub hue: i128,
 }
 
 /// A user's name and colour, validated.
@@ -89,10 +90,10 @@ pub struct CursorData {
 /// error rather than a decoding failure.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct CursorMsg {
-    /// Caret positions.
-    pub cursors: Vec<i64>,
+    /// Caret positions (`i128`: see [`ClientInfo::hue`]).
+    pub cursors: Vec<i128>,
     /// Selections as `[start, end]`.
-    pub selections: Vec<(i64, i64)>,
+    pub selections: Vec<(i128, i128)>,
     /// The revision the positions refer to (default: current).
     #[serde(default)]
     pub revision: Option<u64>,
@@ -474,6 +475,13 @@ mod tests {
         assert!(matches!(
             decode(r#"{"CursorData":{"cursors":[-1],"selections":[[-2,3]]}}"#),
             Ok(ClientMsg::CursorData(_))
+        ));
+        assert!(matches!(
+            decode(r#"{"ClientInfo":{"name":"a","hue":18446744073709551615}}"#),
+            Ok(ClientMsg::ClientInfo(ClientInfo {
+                hue: 18446744073709551615,
+                ..
+            }))
         ));
         assert!(matches!(
             decode(r#"{"Hello":{"client":"0123456789abcdef","info":null}}"#),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{doc_id, Server};
+use common::{doc_id, hello_with, Server};
 use serde_json::json;
 
 #[tokio::test]
@@ -21,11 +21,18 @@ async fn hello_gets_identity_snapshot_and_protection_state() {
         c.recv().await,
         json!({"OTP": {"otp": null, "user_id": null, "user_name": null}})
     );
-    // A second client gets the next id; the first learns it joined.
+    // The next clients get the next ids. The first learns that one joined
+    // once it has a name: not of d (no name), but of e (named in Hello).
     let mut d = server.connect(&id, None).await.unwrap();
     d.hello(None).await;
     assert_eq!(d.user, Some(2));
-    assert_eq!(c.recv().await, json!({"UserInfo": {"id": 2, "info": null}}));
+    let mut e = server.connect(&id, None).await.unwrap();
+    hello_with(&mut e, None, json!({"name": "Eve", "hue": 42})).await;
+    assert_eq!(e.user, Some(3));
+    assert_eq!(
+        c.recv().await,
+        json!({"UserInfo": {"id": 3, "info": {"name": "Eve", "hue": 42}}})
+    );
 }
 
 #[tokio::test]

@@ -453,8 +453,10 @@ impl Server {
     pub async fn join_named(&self, id: &str, otp: Option<&str>, name: &str) -> (Client, Value) {
         let mut c = self.connect(id, otp).await.expect("connect");
         let key = c.key.clone();
-        c.send(json!({"Hello": {"client": key, "revision": null, "info": {"name": name, "hue": 200}}}))
-            .await;
+        c.send(
+            json!({"Hello": {"client": key, "revision": null, "info": {"name": name, "hue": 200}}}),
+        )
+        .await;
         let id = c.recv().await;
         c.user = Some(id["Identity"].as_u64().expect("Identity first"));
         let catch_up = c.recv().await;
@@ -533,7 +535,12 @@ impl Replica {
             "history from {start} but replica at {}",
             self.revision
         );
-        for (i, e) in h["operations"].as_array().expect("operations").iter().enumerate() {
+        for (i, e) in h["operations"]
+            .as_array()
+            .expect("operations")
+            .iter()
+            .enumerate()
+        {
             if start + i as u64 == self.revision {
                 self.text = apply_wire_op(&self.text, &e["operation"]);
                 self.revision += 1;
@@ -610,10 +617,29 @@ pub async fn history_entries(c: &mut Client, n: usize) -> Vec<(u64, Value)> {
         if let Some((last, _)) = out.last() {
             assert_eq!(start, last + 1, "History gap or overlap: {h}");
         }
-        for (i, e) in h["operations"].as_array().expect("operations").iter().enumerate() {
+        for (i, e) in h["operations"]
+            .as_array()
+            .expect("operations")
+            .iter()
+            .enumerate()
+        {
             out.push((start + i as u64, e.clone()));
         }
     }
     assert_eq!(out.len(), n, "more History entries than expected: {out:?}");
     out
+}
+
+impl Server {
+    /// Like [`Server::restart`] (killing the process first if it still
+    /// runs), on the same database, with `env` changed on top of the
+    /// environment the server was started with (e.g. a lower
+    /// `MAX_DOCUMENT_SIZE_KB`).
+    pub async fn restart_with(&mut self, env: &[(&str, &str)]) {
+        for (k, v) in env {
+            self.env.retain(|(name, _)| name != k);
+            self.env.push((k.to_string(), v.to_string()));
+        }
+        self.restart().await;
+    }
 }
