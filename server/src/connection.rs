@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tokio::time::{timeout, Instant};
 use warp::ws::{Message, WebSocket};
 
-use crate::document::{Document, EditOutcome, Session};
+use crate::document::{Document, EditOutcome, JoinError, Session};
 use crate::protocol::{self, encode, ClientInfo, ClientMsg, Close, ErrorCode, UserInfo};
 use crate::registry::Registry;
 use crate::validate;
@@ -107,7 +107,12 @@ struct Connection<'a> {
 impl Connection<'_> {
     async fn run(&mut self, rx: &mut Rx, id: &str, otp: Option<&str>) -> End {
         let config = self.registry.config.clone();
-        let hello = match timeout(config.hello_timeout, next_text(rx)).await {
+        let mut shutdown = self.shutdown.clone();
+        let first = tokio::select! {
+            _ = shutdown.wait_for(|down| *down) => return Close::Restarting.into(),
+            first = timeout(config.hello_timeout, next_text(rx)) => first,
+        };
+        let hello = match first {
             Err(_) => return Close::Timeout("no Hello received").into(),
             Ok(Err(end)) => return end,
             Ok(Ok(text)) => match protocol::decode(&text) {
@@ -124,17 +129,28 @@ impl Connection<'_> {
             Some(Ok(info)) => (Some(info), None),
             Some(Err(e)) => (None, Some(e)),
         };
-        let doc = match self.registry.get_or_load(id).await {
-            Ok(doc) => doc,
-            Err(e) => {
-                tracing::error!(doc = %id, "loading failed: {e}");
-                return Close::Internal("could not load the document".into()).into();
-            }
-        };
         let key_hash = crate::otp::hash(&hello.client);
-        let (session, greeting) = match doc.join(hello.revision, info, key_hash, otp) {
-            Ok(joined) => joined,
-            Err(close) => return close.into(),
+        // A document can leave memory between being looked up and being
+        // joined; then it is loaded afresh (it was saved first). Eviction
+        // needs an idle document, so a second attempt practically always
+        // succeeds; the bound only guards against a livelock.
+        let mut attempt = 0;
+        let (doc, session, greeting) = loop {
+            let doc = match self.registry.get_or_load(id).await {
+                Ok(doc) => doc,
+                Err(e) => {
+                    tracing::error!(doc = %id, "loading failed: {e}");
+                    return Close::Internal("could not load the document".into()).into();
+                }
+            };
+            match doc.join(hello.revision, info.clone(), key_hash, otp) {
+                Ok((session, greeting)) => break (doc, session, greeting),
+                Err(JoinError::Unauthorized) => return Close::Unauthorized.into(),
+                Err(JoinError::Evicted) if attempt < 10 => attempt += 1,
+                Err(JoinError::Evicted) => {
+                    return Close::Internal("the document kept leaving memory".into()).into()
+                }
+            }
         };
         let mut member = Membership {
             registry: self.registry.clone(),

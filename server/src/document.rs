@@ -173,6 +173,16 @@ impl DocState {
         }
     }
 
+    /// Time since the document was last used: zero while anyone is
+    /// connected (being open counts as use, even without edits).
+    fn since_used(&self) -> std::time::Duration {
+        if self.connections > 0 {
+            std::time::Duration::ZERO
+        } else {
+            self.last_used.elapsed()
+        }
+    }
+
     fn changed(&mut self) {
         self.changes += 1;
         self.last_change = Instant::now();
@@ -226,6 +236,15 @@ pub struct Session {
     seen_meta: u64,
     /// Users this connection was told are present.
     announced: HashSet<UserId>,
+}
+
+/// Why a connection could not join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinError {
+    /// The OTP does not open the document (any more).
+    Unauthorized,
+    /// This copy left memory; load the document again and retry.
+    Evicted,
 }
 
 /// What became of an edit.
@@ -327,11 +346,16 @@ impl Document {
         info: Option<UserInfo>,
         key_hash: Hash,
         otp: Option<&str>,
-    ) -> Result<(Session, Vec<String>), Close> {
+    ) -> Result<(Session, Vec<String>), JoinError> {
         let mut s = self.state.write();
+        // Checked under the lock that eviction also takes, so a joiner that
+        // raced with the eviction never edits a copy that left memory.
+        if self.is_evicted() {
+            return Err(JoinError::Evicted);
+        }
         if let Some(h) = &s.otp_hash {
             if !otp::verify(h, otp) {
-                return Err(Close::Unauthorized);
+                return Err(JoinError::Unauthorized);
             }
         }
         let protected = s.otp_hash.is_some();
@@ -680,9 +704,8 @@ impl Document {
     /// persist a protection change before it takes effect).
     pub fn snapshot(&self, otp_override: Option<Option<Hash>>) -> (StoredDocument, u64) {
         let s = self.state.read();
-        let now = Instant::now();
         let now_ms = now_ms();
-        let last_used_ms = now_ms - now.duration_since(s.last_used).as_millis() as i64;
+        let last_used_ms = now_ms - s.since_used().as_millis() as i64;
         let doc = StoredDocument {
             id: self.id.clone(),
             text: s.text.to_string(),
@@ -746,13 +769,19 @@ impl Document {
             connections: s.connections,
             since_change: s.last_change.elapsed(),
             since_write: s.last_write.elapsed(),
-            since_used: s.last_used.elapsed(),
+            since_used: s.since_used(),
         }
     }
 
-    /// Marks the document as gone from memory if nobody is connected and
-    /// nothing is unsaved; returns whether it did.
+    /// Marks the document as gone from memory if nobody is connected,
+    /// nothing is unsaved and no save is in flight; returns whether it did.
+    /// After this no save of this copy reaches the database (saves check
+    /// the flag under the save lock), so a copy loaded afterwards is never
+    /// overwritten by this one.
     pub fn try_evict(&self) -> bool {
+        let Ok(_no_save) = self.save_lock.try_lock() else {
+            return false;
+        };
         let s = self.state.write();
         if s.connections > 0 || s.changes != s.persisted_changes {
             return false;
@@ -761,8 +790,12 @@ impl Document {
         true
     }
 
-    /// Marks the document as gone regardless of unsaved changes (expiry).
+    /// Marks the document as gone regardless of unsaved changes (expiry),
+    /// if nobody is connected and no save is in flight.
     pub fn force_evict(&self) -> bool {
+        let Ok(_no_save) = self.save_lock.try_lock() else {
+            return false;
+        };
         let s = self.state.write();
         if s.connections > 0 {
             return false;
@@ -838,7 +871,7 @@ mod tests {
         revision: Option<u64>,
         key: Hash,
         otp: Option<&str>,
-    ) -> Result<(Session, Vec<String>), Close> {
+    ) -> Result<(Session, Vec<String>), JoinError> {
         let info = UserInfo {
             name: "Ann".into(),
             hue: 10,
@@ -978,10 +1011,23 @@ mod tests {
         assert!(doc.authorize(Some("secret-otp-12345")));
         assert_eq!(
             join(&doc, None, [2; 32], Some("wrong")).unwrap_err(),
-            Close::Unauthorized
+            JoinError::Unauthorized
         );
         let (_, greeting) = join(&doc, None, [2; 32], Some("secret-otp-12345")).unwrap();
         assert!(greeting.last().unwrap().contains("secret-otp-12345"));
+    }
+
+    #[test]
+    fn an_evicted_copy_takes_no_joins() {
+        let doc = Document::new("d".into());
+        let (a, _) = join(&doc, None, [1; 32], None).unwrap();
+        assert!(!doc.try_evict(), "connected");
+        doc.leave(&a);
+        assert!(doc.try_evict());
+        assert_eq!(
+            join(&doc, None, [1; 32], None).unwrap_err(),
+            JoinError::Evicted
+        );
     }
 
     #[test]

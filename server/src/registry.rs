@@ -29,6 +29,9 @@ pub enum OtpChangeError {
     Random(getrandom::Error),
     /// The database refused the change; nothing changed.
     Store(StoreError),
+    /// This copy of the document left memory meanwhile; nothing changed.
+    /// Load the document again and retry.
+    Evicted,
 }
 
 impl std::fmt::Display for OtpChangeError {
@@ -36,6 +39,7 @@ impl std::fmt::Display for OtpChangeError {
         match self {
             OtpChangeError::Random(e) => write!(f, "could not generate an OTP: {e}"),
             OtpChangeError::Store(e) => write!(f, "could not store the change: {e}"),
+            OtpChangeError::Evicted => f.write_str("the document left memory; retry"),
         }
     }
 }
@@ -168,6 +172,11 @@ impl Registry {
             return Ok(());
         };
         let _turn = doc.save_lock.lock().await;
+        if doc.is_evicted() {
+            // A newer copy may be in memory; this one must not overwrite
+            // it. (Eviction only happens with nothing unsaved.)
+            return Ok(());
+        }
         let (snapshot, changes) = doc.snapshot(None);
         store.save(snapshot).await?;
         doc.mark_saved(changes);
@@ -201,6 +210,9 @@ impl Registry {
         match &self.store {
             Some(store) => {
                 let _turn = doc.save_lock.lock().await;
+                if doc.is_evicted() {
+                    return Err(OtpChangeError::Evicted);
+                }
                 let (snapshot, changes) = doc.snapshot(Some(new.as_deref().map(otp::hash)));
                 store.save(snapshot).await.map_err(OtpChangeError::Store)?;
                 doc.apply_otp(by, new.clone());

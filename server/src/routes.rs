@@ -12,7 +12,7 @@ use warp::http::{header, Response, StatusCode};
 
 use warp::{Filter, Rejection, Reply};
 
-use crate::registry::Registry;
+use crate::registry::{OtpChangeError, Registry};
 use crate::{connection, validate};
 
 /// A plain-text reply with a status.
@@ -60,6 +60,50 @@ async fn admit(
             ))
         }
     }
+}
+
+/// `POST`/`DELETE /api/document/{id}/protect`, once admitted.
+async fn protect(
+    registry: &Registry,
+    id: &str,
+    otp: Option<&str>,
+    enable: bool,
+) -> Response<String> {
+    // Retried if the loaded copy leaves memory before the change is made.
+    for _ in 0..10 {
+        let doc = match registry.get_or_load(id).await {
+            Ok(doc) => doc,
+            Err(e) => {
+                tracing::error!(doc = %id, "loading failed: {e}");
+                return text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error: could not load the document",
+                );
+            }
+        };
+        // Admission was checked against the state before loading; check
+        // again against the loaded document.
+        if !doc.authorize(otp) {
+            registry.metrics.unauthorized.fetch_add(1, Relaxed);
+            return text(StatusCode::UNAUTHORIZED, UNAUTHORIZED);
+        }
+        return match registry.set_otp(&doc, None, enable).await {
+            Ok(Some(otp)) => json(StatusCode::OK, &serde_json::json!({ "otp": otp })),
+            Ok(None) => text(StatusCode::NO_CONTENT, ""),
+            Err(OtpChangeError::Evicted) => continue,
+            Err(e) => {
+                tracing::error!(doc = %id, "OTP change failed: {e}");
+                text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("internal error: {e}"),
+                )
+            }
+        };
+    }
+    text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the document kept leaving memory; retry",
+    )
 }
 
 /// Every route, under `config.base_path`.
@@ -162,32 +206,7 @@ pub fn routes(
                     if let Err(reply) = admit(&registry, &id, &query).await {
                         return reply;
                     }
-                    let doc = match registry.get_or_load(&id).await {
-                        Ok(doc) => doc,
-                        Err(e) => {
-                            tracing::error!(doc = %id, "loading failed: {e}");
-                            return text(
-                                StatusCode::INTERNAL_SERVER_ERROR,
-                                "internal error: could not load the document",
-                            );
-                        }
-                    };
-                    // Admission was checked against the state before loading;
-                    // check again against the loaded document.
-                    if !doc.authorize(query.get("otp").map(String::as_str)) {
-                        return text(StatusCode::UNAUTHORIZED, UNAUTHORIZED);
-                    }
-                    match registry.set_otp(&doc, None, enable).await {
-                        Ok(Some(otp)) => json(StatusCode::OK, &serde_json::json!({ "otp": otp })),
-                        Ok(None) => text(StatusCode::NO_CONTENT, ""),
-                        Err(e) => {
-                            tracing::error!(doc = %id, "OTP change failed: {e}");
-                            text(
-                                StatusCode::INTERNAL_SERVER_ERROR,
-                                format!("internal error: {e}"),
-                            )
-                        }
-                    }
+                    protect(&registry, &id, query.get("otp").map(String::as_str), enable).await
                 },
             );
 

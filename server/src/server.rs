@@ -73,8 +73,10 @@ pub async fn run(config: Config) -> Result<(), String> {
     let saves = docs.into_iter().map(|doc| {
         let registry = registry.clone();
         tokio::spawn(async move {
-            if let Err(e) = registry.save(&doc).await {
-                tracing::error!(doc = %doc.id, "final save failed: {e}");
+            if doc.is_dirty() {
+                if let Err(e) = registry.save(&doc).await {
+                    tracing::error!(doc = %doc.id, "final save failed: {e}");
+                }
             }
         })
     });

@@ -18,8 +18,7 @@ const WRONG: &str = "AAAAAAAAAAAAAAAA";
 /// Whether `s` looks like an OTP: 16 characters of URL-safe base64.
 fn is_otp(s: &str) -> bool {
     s.len() == 16
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
@@ -348,4 +347,36 @@ async fn protection_changes_survive_a_crash_right_after_them() {
     server.restart().await;
     assert_refused(&server, &id, None).await;
     let (_c, _) = join_with(&server, &id, Some(&otp)).await;
+}
+
+/// The OTP is checked again when the client says `Hello`: a socket
+/// admitted before the document was protected (or with an OTP rotated
+/// since) is closed with 4401 `unauthorized`, while the others carry on.
+#[tokio::test]
+async fn an_otp_changed_between_upgrade_and_hello_closes_with_4401() {
+    let server = Server::start(&[]).await;
+    let id = doc_id("otp-4401");
+    let mut owner = server.join(&id).await;
+    // Admitted while unprotected, says Hello after protection.
+    let mut late = server.connect(&id, None).await.expect("admitted");
+    owner.send(json!({"SetOTP": {"enabled": true}})).await;
+    let first = next_otp(&mut owner, Value::is_string).await["OTP"]["otp"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    late.send(json!({"Hello": {"client": late.key.clone()}}))
+        .await;
+    assert_eq!(late.closed().await, (4401, "unauthorized".to_owned()));
+
+    // Admitted with the first OTP, says Hello after a rotation.
+    let mut late = server.connect(&id, Some(&first)).await.expect("admitted");
+    owner.send(json!({"SetOTP": {"enabled": true}})).await;
+    next_otp(&mut owner, |o| o.is_string() && o != first.as_str()).await;
+    late.send(json!({"Hello": {"client": late.key.clone()}}))
+        .await;
+    assert_eq!(late.closed().await, (4401, "unauthorized".to_owned()));
+
+    // The owner is still connected.
+    owner.edit(0, 1, json!(["still here"])).await;
+    owner.expect("History").await;
 }
