@@ -168,29 +168,33 @@ impl Registry {
     /// Saves of one document are serialised, so a newer snapshot is never
     /// overwritten by an older one.
     pub async fn save(&self, doc: &Document) -> Result<(), StoreError> {
+        self.save_inner(doc, false).await
+    }
+
+    /// Saves the document if it has unsaved changes, logging failures
+    /// (the document stays dirty and the persister retries). Dirtiness is
+    /// checked under the save lock, so saves queued behind one another do
+    /// not write the same state again.
+    pub async fn save_if_dirty(&self, doc: &Document) {
+        if let Err(e) = self.save_inner(doc, true).await {
+            tracing::warn!(doc = %doc.id, "saving failed (will retry): {e}");
+        }
+    }
+
+    async fn save_inner(&self, doc: &Document, only_if_dirty: bool) -> Result<(), StoreError> {
         let Some(store) = &self.store else {
             return Ok(());
         };
         let _turn = doc.save_lock.lock().await;
-        if doc.is_evicted() {
-            // A newer copy may be in memory; this one must not overwrite
-            // it. (Eviction only happens with nothing unsaved.)
+        // An evicted copy must not overwrite a newer one that may be in
+        // memory now (eviction only happens with nothing unsaved).
+        if doc.is_evicted() || (only_if_dirty && !doc.is_dirty()) {
             return Ok(());
         }
         let (snapshot, changes) = doc.snapshot(None);
         store.save(snapshot).await?;
         doc.mark_saved(changes);
         Ok(())
-    }
-
-    /// Saves the document if it has unsaved changes, logging failures
-    /// (the document stays dirty and the persister retries).
-    pub async fn save_if_dirty(&self, doc: &Document) {
-        if self.store.is_some() && doc.is_dirty() {
-            if let Err(e) = self.save(doc).await {
-                tracing::warn!(doc = %doc.id, "saving failed (will retry): {e}");
-            }
-        }
     }
 
     /// Protects (with a new OTP), re-protects or unprotects a document on

@@ -73,10 +73,9 @@ pub async fn run(config: Config) -> Result<(), String> {
     let saves = docs.into_iter().map(|doc| {
         let registry = registry.clone();
         tokio::spawn(async move {
+            registry.save_if_dirty(&doc).await;
             if doc.is_dirty() {
-                if let Err(e) = registry.save(&doc).await {
-                    tracing::error!(doc = %doc.id, "final save failed: {e}");
-                }
+                tracing::error!(doc = %doc.id, "final save failed; see the warning above");
             }
         })
     });
