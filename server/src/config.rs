@@ -41,6 +41,9 @@ pub struct Config {
     pub persist_max_interval: Duration,
     /// A document nobody is connected to leaves memory after this long.
     pub evict_idle: Duration,
+    /// Most acknowledged editing a crash may lose: the journal of edits is
+    /// written at least four times per this interval.
+    pub persist_max_loss: Duration,
     /// Longest accepted document id.
     pub max_document_id_length: usize,
     /// Longest accepted user name, in characters.
@@ -83,6 +86,9 @@ All configuration is through environment variables:
   PERSIST_IDLE_SECONDS           write a changed document idle this long       [30]
   PERSIST_MAX_INTERVAL_SECONDS   write a changed document at least this often  [300]
   EVICT_IDLE_SECONDS             unload documents without connections after   [300]
+  PERSIST_MAX_LOSS_MS            most acknowledged editing a crash (kill -9,
+                                 power loss aside) may lose; edits are
+                                 journaled 4 times per this interval          [1000]
   MAX_DOCUMENT_ID_LENGTH         longest document id                           [64]
   MAX_USER_NAME_LENGTH           longest user name                             [64]
   SHUTDOWN_TIMEOUT_SECONDS       time allowed to save documents on SIGTERM     [10]
@@ -235,6 +241,7 @@ impl Config {
             persist_idle: v.duration("PERSIST_IDLE_SECONDS", 30.0, 1.0)?,
             persist_max_interval: v.duration("PERSIST_MAX_INTERVAL_SECONDS", 300.0, 1.0)?,
             evict_idle: v.duration("EVICT_IDLE_SECONDS", 300.0, 1.0)?,
+            persist_max_loss: v.interval("PERSIST_MAX_LOSS_MS", 1000.0, 0.001)?,
             max_document_id_length: v.parse(
                 "MAX_DOCUMENT_ID_LENGTH",
                 64usize,

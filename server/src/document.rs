@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use crate::otp::{self, Hash};
 use crate::protocol::{encode, Close, CursorData, CursorMsg, EditMsg, UserInfo};
-use crate::store::{StoredClient, StoredDocument};
+use crate::store::{JournalBatch, JournalEntry, StoredClient, StoredDocument};
 
 /// How many metadata events a document remembers. A connection further
 /// behind than this gets a full resync instead, so a slow reader never
@@ -57,8 +57,15 @@ struct Entry {
     /// The edit as applied (transformed), applying to the text at its
     /// revision.
     op: Operation,
-    /// Its wire encoding, made once and shared by every connection.
+    /// Its wire encoding, made once and shared by every connection (and
+    /// the journal).
     json: Box<str>,
+    /// Who made it: hash of the client identity, for the journal.
+    key_hash: Hash,
+    /// Its author's user id, for the journal.
+    author: UserId,
+    /// Its sequence number, for the journal.
+    seq: u64,
 }
 
 /// The document's language and who set it.
@@ -154,6 +161,9 @@ struct DocState {
     last_change: Instant,
     /// Last successful save (or load).
     last_write: Instant,
+    /// Edits before this revision are in the database (journal or
+    /// snapshot).
+    journaled: u64,
 }
 
 impl DocState {
@@ -171,6 +181,48 @@ impl DocState {
             self.meta_log.pop_front();
             self.meta_start += 1;
         }
+    }
+
+    /// Applies journaled edits in order; stops (and logs) at the first one
+    /// that does not fit, which only a damaged database can cause. Returns
+    /// how many were applied.
+    fn replay(&mut self, id: &str, journal: Vec<JournalEntry>) -> usize {
+        let mut applied = 0;
+        for e in journal {
+            let revision = self.revision();
+            if e.revision != revision {
+                tracing::error!(doc = %id, expected = revision, found = e.revision, "journal has a gap; replay stops");
+                break;
+            }
+            let op = match crate::protocol::decode_entry(&e.entry) {
+                Ok((_, op)) => op,
+                Err(err) => {
+                    tracing::error!(doc = %id, revision, "undecodable journal entry ({err}); replay stops");
+                    break;
+                }
+            };
+            if let Err(err) = self.text.apply(&op) {
+                tracing::error!(doc = %id, revision, "journal entry does not apply ({err}); replay stops");
+                break;
+            }
+            let record = self.clients.entry(e.key_hash).or_insert(ClientRecord {
+                user_id: e.user_id,
+                last_seq: 0,
+                generation: 0,
+            });
+            record.last_seq = record.last_seq.max(e.seq);
+            self.next_user_id = self.next_user_id.max(e.user_id + 1);
+            self.history.push_back(Entry {
+                op,
+                json: e.entry.into_boxed_str(),
+                key_hash: e.key_hash,
+                author: e.user_id,
+                seq: e.seq,
+            });
+            applied += 1;
+        }
+        self.journaled = self.revision();
+        applied
     }
 
     /// Time since the document was last used: zero while anyone is
@@ -262,7 +314,9 @@ impl Document {
         Document::from_state(id, DocState::empty(false))
     }
 
-    /// A document brought back from the database.
+    /// A document brought back from the database: its snapshot, with the
+    /// journaled edits since replayed on top (they become history again, so
+    /// clients that saw them can still catch up).
     pub fn from_stored(s: StoredDocument) -> Document {
         let mut state = DocState::empty(true);
         state.text = Text::from(s.text.as_str());
@@ -284,6 +338,14 @@ impl Document {
                     generation: 0,
                 },
             );
+        }
+        state.journaled = s.revision;
+        let replayed = state.replay(&s.id, s.journal);
+        if replayed > 0 {
+            // Newer than the snapshot: the next save consolidates it (and
+            // truncates the journal).
+            state.changed();
+            tracing::info!(doc = %s.id, replayed, "replayed journaled edits");
         }
         Document::from_state(s.id, state)
     }
@@ -596,7 +658,13 @@ impl Document {
             }
         }
         let json = encode::entry(session.user, &op).into_boxed_str();
-        s.history.push_back(Entry { op, json });
+        s.history.push_back(Entry {
+            op,
+            json,
+            key_hash: session.key_hash,
+            author: session.user,
+            seq: msg.seq,
+        });
         if let Some(r) = s.clients.get_mut(&session.key_hash) {
             r.last_seq = msg.seq;
         }
@@ -724,14 +792,17 @@ impl Document {
                 .collect(),
             created_at_ms: s.created_at_ms,
             last_used_at_ms: last_used_ms,
+            journal: Vec::new(),
         };
         (doc, s.changes)
     }
 
-    /// Records a successful save of the snapshot taken at `changes`.
-    pub fn mark_saved(&self, changes: u64) {
+    /// Records a successful save of the snapshot taken at `changes`, of the
+    /// text at `revision`.
+    pub fn mark_saved(&self, changes: u64, revision: u64) {
         let mut s = self.state.write();
         s.persisted_changes = s.persisted_changes.max(changes);
+        s.journaled = s.journaled.max(revision);
         s.stored = true;
         s.last_write = Instant::now();
     }
@@ -752,6 +823,40 @@ impl Document {
         // unsaved changes keep the document dirty on their own.
         drop(s);
         self.wake();
+    }
+
+    /// The edits not yet in the database, as a journal batch, and the
+    /// revision the batch brings the journal up to.
+    pub fn unjournaled(&self) -> Option<(JournalBatch, u64)> {
+        let s = self.state.read();
+        let revision = s.revision();
+        let from = s.journaled.max(s.history_start);
+        if from >= revision {
+            return None;
+        }
+        let entries = s
+            .history
+            .range((from - s.history_start) as usize..)
+            .zip(from..)
+            .map(|(e, r)| JournalEntry {
+                revision: r,
+                key_hash: e.key_hash,
+                user_id: e.author,
+                seq: e.seq,
+                entry: e.json.to_string(),
+            })
+            .collect();
+        let batch = JournalBatch {
+            doc_id: self.id.clone(),
+            entries,
+        };
+        Some((batch, revision))
+    }
+
+    /// Records that the journal holds every edit before `revision`.
+    pub fn mark_journaled(&self, revision: u64) {
+        let mut s = self.state.write();
+        s.journaled = s.journaled.max(revision);
     }
 
     /// Whether the database lacks changes made in memory.
@@ -845,6 +950,7 @@ impl DocState {
             last_used: now,
             last_change: now,
             last_write: now,
+            journaled: 0,
         }
     }
 }
@@ -1018,6 +1124,65 @@ mod tests {
     }
 
     #[test]
+    fn journaled_edits_replay_onto_the_snapshot() {
+        let doc = Document::new("d".into());
+        let (a, _) = join(&doc, None, [1; 32], None).unwrap();
+        doc.edit(&a, edit(0, 1, r#"["ab"]"#), 100).unwrap();
+        let (mut stored, changes) = doc.snapshot(None);
+        doc.mark_saved(changes, stored.revision);
+        let (b, _) = join(&doc, None, [2; 32], None).unwrap();
+        doc.edit(&a, edit(1, 2, r#"[2, "c"]"#), 100).unwrap();
+        doc.edit(&b, edit(2, 7, r#"["😀", 3]"#), 100).unwrap();
+        let (batch, upto) = doc.unjournaled().unwrap();
+        assert_eq!(upto, 3);
+        assert_eq!(batch.entries.len(), 2);
+        assert_eq!(batch.entries[1].entry, r#"{"id":2,"operation":["😀",3]}"#);
+        doc.mark_journaled(upto);
+        assert!(doc.unjournaled().is_none());
+
+        // Crash: what is stored is the snapshot at 1 plus the journal.
+        stored.journal = batch.entries;
+        let back = Document::from_stored(stored);
+        assert_eq!(back.text(), "😀abc");
+        assert_eq!(back.revision(), 3);
+        assert!(back.is_dirty(), "the replay must be snapshotted");
+        // Exactly-once survives: b's edit 7 is known, and b keeps its id.
+        let (b2, greeting) = join(&back, Some(1), [2; 32], None).unwrap();
+        assert_eq!(b2.user, 2);
+        assert!(greeting[1].contains(r#""start":1"#), "{}", greeting[1]);
+        assert_eq!(
+            back.edit(&b2, edit(3, 7, "[4]"), 100),
+            Ok(EditOutcome::Duplicate)
+        );
+        let (c, _) = join(&back, None, [3; 32], None).unwrap();
+        assert_eq!(c.user, 3, "user ids are not reused");
+    }
+
+    #[test]
+    fn a_damaged_journal_stops_the_replay_without_panicking() {
+        let doc = Document::new("d".into());
+        let (a, _) = join(&doc, None, [1; 32], None).unwrap();
+        let (mut stored, _) = doc.snapshot(None);
+        doc.edit(&a, edit(0, 1, r#"["ab"]"#), 100).unwrap();
+        let (batch, _) = doc.unjournaled().unwrap();
+        let good = batch.entries[0].clone();
+        let mut gap = good.clone();
+        gap.revision = 5;
+        let mut junk = good.clone();
+        junk.revision = 1;
+        junk.entry = "{not json".into();
+        let mut misfit = good.clone();
+        misfit.revision = 1;
+        misfit.entry = r#"{"id":1,"operation":[99]}"#.into();
+        for tail in [gap, junk, misfit] {
+            stored.journal = vec![good.clone(), tail];
+            let back = Document::from_stored(stored.clone());
+            assert_eq!(back.text(), "ab");
+            assert_eq!(back.revision(), 1);
+        }
+    }
+
+    #[test]
     fn an_evicted_copy_takes_no_joins() {
         let doc = Document::new("d".into());
         let (a, _) = join(&doc, None, [1; 32], None).unwrap();
@@ -1039,8 +1204,9 @@ mod tests {
         doc.set_language(&a, "rust");
         assert!(doc.is_dirty());
         let (stored, changes) = doc.snapshot(None);
-        doc.mark_saved(changes);
+        doc.mark_saved(changes, stored.revision);
         assert!(!doc.is_dirty());
+        assert!(doc.unjournaled().is_none(), "the snapshot covers the edit");
         let back = Document::from_stored(stored);
         assert_eq!(back.text(), "héllo");
         assert_eq!(back.revision(), 1);

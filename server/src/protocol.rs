@@ -146,6 +146,18 @@ pub fn decode(text: &str) -> Result<ClientMsg, String> {
     serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
+/// Decodes a history entry as [`encode::entry`] wrote it (the journal
+/// stores entries in their wire form).
+pub fn decode_entry(text: &str) -> Result<(UserId, Operation), String> {
+    #[derive(Deserialize)]
+    struct Entry {
+        id: UserId,
+        operation: Operation,
+    }
+    let e: Entry = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    Ok((e.id, e.operation))
+}
+
 /// Error codes of the `Error` message (the connection continues).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {

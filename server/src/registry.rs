@@ -159,7 +159,12 @@ impl Registry {
             return Ok(doc.text());
         }
         match &self.store {
-            Some(store) => Ok(store.load(id).await?.map(|d| d.text).unwrap_or_default()),
+            // Through a Document, so that journaled edits are replayed.
+            Some(store) => Ok(store
+                .load(id)
+                .await?
+                .map(|d| Document::from_stored(d).text())
+                .unwrap_or_default()),
             None => Ok(String::new()),
         }
     }
@@ -192,8 +197,9 @@ impl Registry {
             return Ok(());
         }
         let (snapshot, changes) = doc.snapshot(None);
+        let revision = snapshot.revision;
         store.save(snapshot).await?;
-        doc.mark_saved(changes);
+        doc.mark_saved(changes, revision);
         Ok(())
     }
 
@@ -218,9 +224,10 @@ impl Registry {
                     return Err(OtpChangeError::Evicted);
                 }
                 let (snapshot, changes) = doc.snapshot(Some(new.as_deref().map(otp::hash)));
+                let revision = snapshot.revision;
                 store.save(snapshot).await.map_err(OtpChangeError::Store)?;
                 doc.apply_otp(by, new.clone());
-                doc.mark_saved(changes);
+                doc.mark_saved(changes, revision);
             }
             None => doc.apply_otp(by, new.clone()),
         }

@@ -228,8 +228,13 @@ pub fn routes(
                 gauges.extend([
                     (
                         "tandem_persist_writes",
-                        "Document writes committed.",
-                        s.writes_committed as f64,
+                        "Document snapshot writes committed.",
+                        s.writes_committed.saturating_sub(s.journal_writes) as f64,
+                    ),
+                    (
+                        "tandem_journal_writes",
+                        "Journal appends committed (each holds every document's new edits).",
+                        s.journal_writes as f64,
                     ),
                     (
                         "tandem_persist_write_errors",

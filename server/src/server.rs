@@ -17,6 +17,7 @@ use crate::{routes, tasks};
 /// Runs the server until a shutdown signal, then saves everything and
 /// returns. An error is a start-up failure, described for the operator.
 pub async fn run(config: Config) -> Result<(), String> {
+    let mut signals = Signals::register()?;
     let store = match &config.sqlite_uri {
         Some(uri) => {
             Some(Store::open(uri).map_err(|e| format!("cannot open SQLITE_URI={uri}: {e}"))?)
@@ -46,13 +47,14 @@ pub async fn run(config: Config) -> Result<(), String> {
     );
     let persister = tokio::spawn(tasks::persister(registry.clone()));
     let cleaner = tokio::spawn(tasks::cleaner(registry.clone()));
+    let journal = tokio::spawn(tasks::journal(registry.clone()));
 
     // Tests and scripts read this line to learn the port.
     println!("tandem listening on http://{local}{}/", config.base_path);
     let _ = std::io::stdout().flush();
     tracing::info!(%local, "listening");
 
-    let signal = wait_for_signal().await;
+    let signal = signals.wait().await;
     tracing::info!("{signal}: shutting down");
 
     // 1. Refuse new sockets, close open ones with 1012. Edits are applied
@@ -62,6 +64,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     server.abort();
     persister.abort();
     cleaner.abort();
+    journal.abort();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
     while registry.metrics.connections.load(Relaxed) > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -93,19 +96,29 @@ pub async fn run(config: Config) -> Result<(), String> {
     Ok(())
 }
 
-async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        },
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-            "interrupt"
+/// SIGTERM and SIGINT, registered as soon as the server starts: a signal
+/// that arrives before registration would kill the process without the
+/// graceful shutdown (tests send one right after the listening line).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> Result<Signals, String> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let register = |kind| signal(kind).map_err(|e| format!("cannot handle signals: {e}"));
+        Ok(Signals {
+            term: register(SignalKind::terminate())?,
+            int: register(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for either; returns its name.
+    async fn wait(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
         }
     }
 }

@@ -41,6 +41,48 @@ pub async fn persister(registry: Arc<Registry>) {
     }
 }
 
+/// The write-behind journal: a quarter of `PERSIST_MAX_LOSS_MS` after the
+/// last flush, appends every document's new edits in one transaction, so a
+/// crash loses at most that interval of acknowledged edits (plus one
+/// commit's latency, which the other three quarters leave room for). The
+/// snapshots of [`persister`] truncate the journal.
+pub async fn journal(registry: Arc<Registry>) {
+    let Some(store) = registry.store.clone() else {
+        return;
+    };
+    let period = (registry.config.persist_max_loss / 4).max(std::time::Duration::from_millis(1));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        flush_journal(&registry, &store).await;
+    }
+}
+
+/// One journal flush of every document with unjournaled edits.
+pub async fn flush_journal(registry: &Registry, store: &crate::store::Store) {
+    let mut batches = Vec::new();
+    let mut marks = Vec::new();
+    for doc in registry.documents() {
+        if let Some((batch, upto)) = doc.unjournaled() {
+            batches.push(batch);
+            marks.push((doc, upto));
+        }
+    }
+    if batches.is_empty() {
+        return;
+    }
+    match store.append_journal(batches).await {
+        Ok(()) => {
+            for (doc, upto) in marks {
+                doc.mark_journaled(upto);
+            }
+        }
+        // Nothing is marked, so the next flush retries the same edits.
+        Err(e) => tracing::warn!("journal write failed (will retry): {e}"),
+    }
+}
+
 /// Every `CLEANUP_INTERVAL_HOURS`: deletes documents nobody has used (edited
 /// or connected to) for `EXPIRY_DAYS`, from memory and from the database.
 pub async fn cleaner(registry: Arc<Registry>) {

@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use super::{StoreError, StoredDocument};
+use super::{JournalBatch, StoreError, StoredDocument};
 
 /// A document converted to column values, checked before it is queued so
 /// the writer thread only ever sees rows it can store.
@@ -73,6 +73,41 @@ impl DocumentRow {
             clients,
         })
     }
+}
+
+/// One `journal` row.
+#[derive(Debug)]
+pub(super) struct JournalRow {
+    /// `journal.doc_id`.
+    pub doc_id: String,
+    /// `journal.revision`.
+    pub revision: i64,
+    /// `journal.key_hash`.
+    pub key_hash: [u8; 32],
+    /// `journal.user_id`.
+    pub user_id: i64,
+    /// `journal.seq`.
+    pub seq: i64,
+    /// `journal.entry`.
+    pub entry: String,
+}
+
+/// Checks and converts journal batches into rows.
+pub(super) fn journal_rows(batches: Vec<JournalBatch>) -> Result<Vec<JournalRow>, StoreError> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        for e in batch.entries {
+            rows.push(JournalRow {
+                doc_id: batch.doc_id.clone(),
+                revision: to_column("journal.revision", e.revision)?,
+                key_hash: e.key_hash,
+                user_id: to_column("journal.user_id", e.user_id)?,
+                seq: to_column("journal.seq", e.seq)?,
+                entry: e.entry,
+            });
+        }
+    }
+    Ok(rows)
 }
 
 /// A `u64` as the `i64` SQLite stores.

@@ -66,6 +66,36 @@ pub struct StoredDocument {
     /// Last edit or connection (unix ms); drives expiry through
     /// [`Store::delete_unused_since`].
     pub last_used_at_ms: i64,
+    /// Edits journaled after [`revision`](Self::revision), oldest first, to
+    /// be replayed on top of `text`. Filled by [`Store::load`]; ignored by
+    /// [`Store::save`], which instead drops the journal up to `revision`.
+    pub journal: Vec<JournalEntry>,
+}
+
+/// One applied edit in the write-behind journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    /// The revision the edit applies to (it produced `revision + 1`).
+    pub revision: u64,
+    /// SHA-256 of the identity of the client that made it, so that its
+    /// sequence number survives a crash too.
+    pub key_hash: [u8; 32],
+    /// The author's user id.
+    pub user_id: u64,
+    /// The edit's sequence number for that identity.
+    pub seq: u64,
+    /// The history entry as sent on the wire, `{"id":U,"operation":[…]}`:
+    /// the server already encoded it once, and it decodes back losslessly.
+    pub entry: String,
+}
+
+/// The journal entries of one document, for [`Store::append_journal`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalBatch {
+    /// The document.
+    pub doc_id: String,
+    /// Its new entries, oldest first.
+    pub entries: Vec<JournalEntry>,
 }
 
 /// A client identity of a document, kept so that a reconnecting client gets
@@ -183,6 +213,15 @@ impl Store {
     pub async fn save(&self, doc: StoredDocument) -> Result<(), StoreError> {
         let row = DocumentRow::encode(doc)?;
         self.write(WriteOp::Save(Box::new(row))).await.map(drop)
+    }
+
+    /// Appends journal entries (several documents at once: one batch, one
+    /// commit); resolves once committed. Entries already journaled (same
+    /// document and revision) are left as they are, so a retry after an
+    /// error is harmless.
+    pub async fn append_journal(&self, batches: Vec<JournalBatch>) -> Result<(), StoreError> {
+        let rows = columns::journal_rows(batches)?;
+        self.write(WriteOp::Journal(rows)).await.map(drop)
     }
 
     /// Deletes the document `id` and its clients; deleting a document that

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::Semaphore;
 
 use super::columns::{from_column, hash_from_column};
-use super::{schema, StoreError, StoredClient, StoredDocument, StoredProtection};
+use super::{schema, JournalEntry, StoreError, StoredClient, StoredDocument, StoredProtection};
 
 /// How many reads run at once. Reads are short primary-key lookups; a few
 /// connections keep a slow one from stalling the rest without holding many
@@ -118,7 +118,25 @@ pub(super) fn load(conn: &mut Connection, id: &str) -> Result<Option<StoredDocum
     let Some((text, revision, language, otp_hash, next_user_id, created_at_ms, last_used_at_ms)) =
         row
     else {
-        return Ok(None);
+        // Never snapshotted, but maybe journaled (a crash came first).
+        let journal = journal(&tx, id, 0)?;
+        tx.commit()?;
+        if journal.is_empty() {
+            return Ok(None);
+        }
+        let now = crate::document::now_ms();
+        return Ok(Some(StoredDocument {
+            id: id.to_owned(),
+            text: String::new(),
+            revision: 0,
+            language: None,
+            otp_hash: None,
+            next_user_id: 1,
+            clients: Vec::new(),
+            created_at_ms: now,
+            last_used_at_ms: now,
+            journal,
+        }));
     };
     let mut clients = Vec::new();
     {
@@ -135,8 +153,10 @@ pub(super) fn load(conn: &mut Connection, id: &str) -> Result<Option<StoredDocum
             });
         }
     }
+    let journal = journal(&tx, id, revision)?;
     tx.commit()?;
     Ok(Some(StoredDocument {
+        journal,
         id: id.to_owned(),
         text,
         revision: from_column("revision", revision)?,
@@ -149,6 +169,26 @@ pub(super) fn load(conn: &mut Connection, id: &str) -> Result<Option<StoredDocum
         created_at_ms,
         last_used_at_ms,
     }))
+}
+
+/// The journal entries of `id` from revision `from` on, oldest first.
+fn journal(conn: &Connection, id: &str, from: i64) -> Result<Vec<JournalEntry>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT revision, key_hash, user_id, seq, entry FROM journal
+         WHERE doc_id = ?1 AND revision >= ?2 ORDER BY revision",
+    )?;
+    let mut rows = stmt.query(rusqlite::params![id, from])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(JournalEntry {
+            revision: from_column("journal.revision", row.get(0)?)?,
+            key_hash: hash_from_column("journal.key_hash", row.get(1)?)?,
+            user_id: from_column("journal.user_id", row.get(2)?)?,
+            seq: from_column("journal.seq", row.get(3)?)?,
+            entry: row.get(4)?,
+        });
+    }
+    Ok(out)
 }
 
 /// The protection of `id`, from the covering `documents_protection` index

@@ -43,6 +43,20 @@ const MIGRATIONS: &[&str] = &[
         last_seq INTEGER NOT NULL,
         PRIMARY KEY (doc_id, key_hash)
     );",
+    // v2. The write-behind journal: edits applied since a document's last
+    // snapshot, appended in batches, replayed on load, truncated by each
+    // snapshot. No foreign key: a new document's edits are journaled
+    // before its first snapshot creates its `documents` row.
+    "CREATE TABLE journal (
+        doc_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        key_hash BLOB NOT NULL,
+        user_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        entry TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (doc_id, revision)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this binary writes.

@@ -10,9 +10,12 @@ use std::time::Duration;
 /// batch size.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreStats {
-    /// Write requests (`save`, `delete`, `delete_unused_since`) whose
-    /// transaction committed.
+    /// Write requests (`save`, `delete`, `delete_unused_since`,
+    /// `append_journal`) whose transaction committed.
     pub writes_committed: u64,
+    /// Of those, `append_journal` requests (the rest are document
+    /// snapshots and deletions).
+    pub journal_writes: u64,
     /// Write requests answered with an error: their own failure, or the
     /// failure of the transaction they were batched into.
     pub write_errors: u64,
@@ -55,6 +58,8 @@ pub(super) struct Counters {
     enqueued: AtomicU64,
     /// See [`StoreStats::writes_committed`].
     committed: AtomicU64,
+    /// See [`StoreStats::journal_writes`].
+    journal: AtomicU64,
     /// See [`StoreStats::write_errors`].
     errors: AtomicU64,
     /// See [`StoreStats::transactions`].
@@ -79,6 +84,11 @@ impl Counters {
         self.committed.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The committed write was a journal append.
+    pub fn record_journal(&self) {
+        self.journal.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A write request was answered with an error.
     pub fn record_error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
@@ -97,6 +107,7 @@ impl Counters {
         let enqueued = self.enqueued.load(Ordering::Relaxed);
         StoreStats {
             writes_committed: committed,
+            journal_writes: self.journal.load(Ordering::Relaxed),
             write_errors: errors,
             transactions: self.transactions.load(Ordering::Relaxed),
             write_latency_total_ns: self.latency_total_ns.load(Ordering::Relaxed),

@@ -15,7 +15,7 @@ use std::time::Instant;
 use rusqlite::{params, Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::columns::DocumentRow;
+use super::columns::{DocumentRow, JournalRow};
 use super::stats::Counters;
 use super::StoreError;
 
@@ -60,6 +60,8 @@ pub(super) enum WriteOp {
     Delete(String),
     /// Delete documents last used before this unix-ms cutoff.
     DeleteUnusedSince(i64),
+    /// Append journal rows.
+    Journal(Vec<JournalRow>),
 }
 
 /// What a successful write returns.
@@ -134,7 +136,12 @@ fn commit_batch(conn: &mut Connection, writes: &mut Vec<WriteRequest>, counters:
     let committed_at = Instant::now();
     for (write, result) in writes.drain(..).zip(results) {
         match &result {
-            Ok(_) => counters.record_commit(committed_at.duration_since(write.queued_at)),
+            Ok(_) => {
+                counters.record_commit(committed_at.duration_since(write.queued_at));
+                if matches!(write.op, WriteOp::Journal(_)) {
+                    counters.record_journal();
+                }
+            }
             Err(_) => counters.record_error(),
         }
         // The caller may have stopped waiting; the write stands regardless.
@@ -180,6 +187,8 @@ fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteOutcome, StoreError> {
         WriteOp::Delete(id) => {
             conn.prepare_cached("DELETE FROM documents WHERE id = ?1")?
                 .execute([id])?;
+            conn.prepare_cached("DELETE FROM journal WHERE doc_id = ?1")?
+                .execute([id])?;
             Ok(WriteOutcome::Done)
         }
         WriteOp::DeleteUnusedSince(cutoff_ms) => {
@@ -188,7 +197,38 @@ fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteOutcome, StoreError> {
             let ids = stmt
                 .query_map([cutoff_ms], |row| row.get(0))?
                 .collect::<Result<Vec<String>, _>>()?;
+            let mut journal = conn.prepare_cached("DELETE FROM journal WHERE doc_id = ?1")?;
+            for id in &ids {
+                journal.execute([id])?;
+            }
+            // Journals of documents that never got a snapshot (the server
+            // crashed first) and were not used since.
+            conn.prepare_cached(
+                "DELETE FROM journal WHERE created_at_ms < ?1
+                 AND doc_id NOT IN (SELECT id FROM documents)",
+            )?
+            .execute([cutoff_ms])?;
             Ok(WriteOutcome::Deleted(ids))
+        }
+        WriteOp::Journal(rows) => {
+            let now = crate::document::now_ms();
+            let mut insert = conn.prepare_cached(
+                "INSERT OR IGNORE INTO journal
+                     (doc_id, revision, key_hash, user_id, seq, entry, created_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for r in rows {
+                insert.execute(params![
+                    r.doc_id,
+                    r.revision,
+                    r.key_hash.as_slice(),
+                    r.user_id,
+                    r.seq,
+                    r.entry,
+                    now
+                ])?;
+            }
+            Ok(WriteOutcome::Done)
         }
     }
 }
@@ -222,6 +262,9 @@ fn save(conn: &Connection, doc: &DocumentRow) -> Result<(), StoreError> {
     ])?;
     conn.prepare_cached("DELETE FROM clients WHERE doc_id = ?1")?
         .execute([&doc.id])?;
+    // The snapshot holds every edit before its revision.
+    conn.prepare_cached("DELETE FROM journal WHERE doc_id = ?1 AND revision < ?2")?
+        .execute(params![doc.id, doc.revision])?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO clients (doc_id, key_hash, user_id, last_seq) VALUES (?1, ?2, ?3, ?4)",
     )?;

@@ -2,12 +2,13 @@
 
 mod concurrency;
 mod documents;
+mod journal;
 mod lifecycle;
 mod schema;
 
 use tempfile::TempDir;
 
-use super::{Store, StoredClient, StoredDocument};
+use super::{JournalBatch, JournalEntry, Store, StoredClient, StoredDocument};
 
 /// A store on a fresh file; keep the directory alive as long as the store.
 fn temp_store() -> (TempDir, Store) {
@@ -33,6 +34,7 @@ fn doc(id: &str, text: &str) -> StoredDocument {
         clients: Vec::new(),
         created_at_ms: 1_000,
         last_used_at_ms: 2_000,
+        journal: Vec::new(),
     }
 }
 
@@ -42,6 +44,17 @@ fn client(n: u8, user_id: u64, last_seq: u64) -> StoredClient {
         key_hash: [n; 32],
         user_id,
         last_seq,
+    }
+}
+
+/// A journal entry at `revision` by client `n`.
+fn entry(revision: u64, n: u8, seq: u64) -> JournalEntry {
+    JournalEntry {
+        revision,
+        key_hash: [n; 32],
+        user_id: u64::from(n),
+        seq,
+        entry: format!(r#"{{"id":{n},"operation":[{revision},"x"]}}"#),
     }
 }
 
