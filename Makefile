@@ -1,6 +1,6 @@
 # Tandem: the two commands a fresh machine needs.
 #
-#   make run    build everything (WASM core, server) and run the server
+#   make run    build everything (WASM core, web client, server) and run it
 #   make test   build everything and run every test
 #
 # Each installs what it needs itself (the wasm32 target, wasm-bindgen-cli
@@ -10,27 +10,33 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help run build wasm test test-rust test-wasm lint bench
+.PHONY: help run build wasm web test test-rust test-wasm test-web lint bench
 
 help:
 	@echo "make run    build everything and run the server on http://localhost:3030/"
 	@echo "make test   build everything and run every test"
 	@echo "make bench  run the benchmarks (figures go to docs/benchmarks.md)"
 
-## Build the WASM core (ot-wasm/pkg) and the release server binary.
-build: wasm
+## Build the WASM core (ot-wasm/pkg), the web client (web/dist) and the
+## release server binary, which embeds the web client.
+build: web
 	cargo build --release -p tandem-server
 
 wasm:
 	scripts/build-wasm.sh
 
+web:
+	scripts/build-web.sh
+
 run: build
 	./target/release/tandem
 
-## Every test: formatting and lints, the Rust workspace (OT properties,
-## simulation, trace replays, server unit and black-box tests), the WASM
-## build with its size budget, and the WASM tests under Node and Chromium.
-test: lint test-rust wasm test-wasm
+## Every test: formatting and lints (Rust, Dockerfile), the Rust workspace
+## (OT properties, simulation, trace replays, server unit and black-box
+## tests), the WASM tests under Node and Chromium, and the web client's
+## unit and end-to-end tests in headless Chromium (whose build checks the
+## WASM and bundle size budgets).
+test: lint test-rust test-wasm test-web
 	@echo "all tests passed"
 
 lint:
@@ -43,6 +49,9 @@ test-rust:
 
 test-wasm:
 	scripts/test-wasm.sh
+
+test-web:
+	scripts/test-web.sh
 
 bench:
 	cargo bench -p tandem-ot --bench ot
