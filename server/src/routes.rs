@@ -169,6 +169,22 @@ pub fn routes(
             },
         );
 
+    // The same checks as the socket upgrade, without reading the text: the
+    // web client asks this after a failed upgrade to tell "protected"
+    // from "unreachable".
+    let access = warp::path!("api" / "text" / String)
+        .and(warp::head())
+        .and(query)
+        .and(with.clone())
+        .then(
+            |id: String, query: HashMap<String, String>, registry: Arc<Registry>| async move {
+                match admit(&registry, &id, &query).await {
+                    Ok(()) => text(StatusCode::OK, ""),
+                    Err(reply) => reply,
+                }
+            },
+        );
+
     let stats = warp::path!("api" / "stats")
         .and(warp::get())
         .and(with.clone())
@@ -269,6 +285,8 @@ pub fn routes(
     let api = socket
         .map(Reply::into_response)
         .or(text_api.map(Reply::into_response))
+        .unify()
+        .or(access.map(Reply::into_response))
         .unify()
         .or(stats.map(Reply::into_response))
         .unify()

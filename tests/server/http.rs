@@ -104,3 +104,29 @@ async fn raw_get(addr: &str, path: &str) -> String {
         .unwrap();
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// `HEAD /api/text/{id}` answers the upgrade's checks without the text:
+/// 200 for an open document, 401 for a protected one without its OTP,
+/// 400 for a bad id.
+#[tokio::test]
+async fn head_checks_access_without_the_text() {
+    let server = Server::start(&[]).await;
+    let id = doc_id("head");
+    let mut c = server.join(&id).await;
+    c.edit(0, 1, json!(["secret text"])).await;
+    c.expect("History").await;
+    assert_eq!(
+        server.http("HEAD", &format!("/api/text/{id}")).await,
+        (200, String::new())
+    );
+    c.send(json!({"SetOTP": {"enabled": true}})).await;
+    let otp = c.expect("OTP").await["otp"].as_str().unwrap().to_owned();
+    assert_eq!(server.http("HEAD", &format!("/api/text/{id}")).await.0, 401);
+    assert_eq!(
+        server
+            .http("HEAD", &format!("/api/text/{id}?otp={otp}"))
+            .await,
+        (200, String::new())
+    );
+    assert_eq!(server.http("HEAD", "/api/text/a.b").await.0, 400);
+}

@@ -155,14 +155,15 @@ export type ProbeResult =
   | { kind: "unreachable"; message: string };
 
 /**
- * Asks `api/text/{id}` what the socket upgrade would have been told: the
- * same checks (id, OTP, shutting down) guard both. Bounded by a timeout.
+ * Asks `HEAD api/text/{id}` what the socket upgrade would have been told:
+ * the same checks (id, OTP) guard both. Bounded by a timeout.
  */
 export async function probe(base: string, addr: DocAddress, timeoutMs = 5000): Promise<ProbeResult> {
   const ctrl = new AbortController();
   const timer = setTimeout(() => ctrl.abort(), timeoutMs);
   try {
-    const res = await fetch(textUrl(base, addr), { cache: "no-store", signal: ctrl.signal });
+    // HEAD: the server runs the upgrade's checks without sending the text.
+    const res = await fetch(textUrl(base, addr), { method: "HEAD", cache: "no-store", signal: ctrl.signal });
     if (res.ok) return { kind: "ok" };
     const body = (await res.text().catch(() => "")).trim();
     if (res.status === 401) return { kind: "unauthorized" };
