@@ -13,6 +13,8 @@
 //! - [`tasks`]: the lazy persister and the expiry cleaner.
 //! - [`store`]: SQLite, on its own threads.
 //! - [`otp`], [`validate`], [`metrics`]: small pieces with one job each.
+//! - [`peer`]: a native client of the protocol (load generator, chaos and
+//!   crash tests).
 //! - [`server`]: wiring and graceful shutdown.
 #![forbid(unsafe_code)]
 
@@ -21,6 +23,7 @@ pub mod connection;
 pub mod document;
 pub mod metrics;
 pub mod otp;
+pub mod peer;
 pub mod protocol;
 pub mod registry;
 pub mod routes;

@@ -416,6 +416,219 @@ pub mod encode {
     }
 }
 
+/// The client half of the protocol, for Rust clients of the server (the
+/// load generator, chaos tools and tests): encoders of client messages and
+/// a decoder of server messages, kept here so that the encoding stays in
+/// one module.
+pub mod client {
+    use super::*;
+
+    /// A message from the server, decoded.
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    pub enum ServerMsg {
+        /// The client's user id.
+        Identity(UserId),
+        /// History entries from `start` on.
+        History(HistoryMsg),
+        /// The whole document.
+        Snapshot(SnapshotMsg),
+        /// The language and who set it.
+        Language(LanguageMsg),
+        /// A user's name and colour, or `None` when they left.
+        UserInfo(UserInfoMsg),
+        /// A user's cursors.
+        UserCursor(UserCursorMsg),
+        /// Protection state.
+        #[serde(rename = "OTP")]
+        Otp(OtpMsg),
+        /// A refused request.
+        Error(ErrorMsg),
+    }
+
+    /// `History`.
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    pub struct HistoryMsg {
+        /// Revision of the first entry.
+        pub start: u64,
+        /// The entries.
+        pub operations: Vec<EntryMsg>,
+    }
+
+    /// One history entry.
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    pub struct EntryMsg {
+        /// Its author.
+        pub id: UserId,
+        /// The edit.
+        pub operation: Operation,
+    }
+
+    /// `Snapshot`.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    pub struct SnapshotMsg {
+        /// The revision of `text`.
+        pub revision: u64,
+        /// The document.
+        pub text: String,
+        /// The last applied edit of this client identity.
+        pub last_seq: u64,
+    }
+
+    /// `Language`.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    pub struct LanguageMsg {
+        /// The language name.
+        pub language: String,
+        /// Who set it.
+        pub user_id: Option<UserId>,
+        /// Their name.
+        pub user_name: Option<String>,
+    }
+
+    /// `UserInfo`.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    pub struct UserInfoMsg {
+        /// The user.
+        pub id: UserId,
+        /// Name and colour; `None` when the user left.
+        pub info: Option<InfoMsg>,
+    }
+
+    /// A name and colour.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    pub struct InfoMsg {
+        /// Name.
+        pub name: String,
+        /// Hue.
+        pub hue: u32,
+    }
+
+    /// `UserCursor`.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    pub struct UserCursorMsg {
+        /// The user.
+        pub id: UserId,
+        /// Their cursors.
+        pub data: CursorsMsg,
+    }
+
+    /// Cursor positions.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    pub struct CursorsMsg {
+        /// Carets.
+        pub cursors: Vec<usize>,
+        /// Selections.
+        pub selections: Vec<(usize, usize)>,
+    }
+
+    /// `OTP`.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    pub struct OtpMsg {
+        /// The OTP, `None` when unprotected.
+        pub otp: Option<String>,
+        /// Who changed it.
+        pub user_id: Option<UserId>,
+        /// Their name.
+        pub user_name: Option<String>,
+    }
+
+    /// `Error`.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    pub struct ErrorMsg {
+        /// The error code.
+        pub code: String,
+        /// What went wrong.
+        pub message: String,
+    }
+
+    /// Decodes a server message.
+    pub fn decode(text: &str) -> Result<ServerMsg, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+
+    #[derive(Serialize)]
+    struct InfoBody<'a> {
+        name: &'a str,
+        hue: u32,
+    }
+
+    /// `Hello`.
+    pub fn hello(client: &str, revision: Option<u64>, info: Option<(&str, u32)>) -> String {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            client: &'a str,
+            revision: Option<u64>,
+            info: Option<InfoBody<'a>>,
+        }
+        #[derive(Serialize)]
+        enum Msg<'a> {
+            Hello(Body<'a>),
+        }
+        let info = info.map(|(name, hue)| InfoBody { name, hue });
+        serde_json::to_string(&Msg::Hello(Body {
+            client,
+            revision,
+            info,
+        }))
+        .unwrap_or_default()
+    }
+
+    /// `Edit`.
+    pub fn edit(revision: u64, seq: u64, operation: &Operation) -> String {
+        format!(
+            r#"{{"Edit":{{"revision":{revision},"seq":{seq},"operation":{}}}}}"#,
+            serde_json::to_string(operation).unwrap_or_default()
+        )
+    }
+
+    /// `CursorData`.
+    pub fn cursor(
+        cursors: &[usize],
+        selections: &[(usize, usize)],
+        revision: Option<u64>,
+    ) -> String {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            cursors: &'a [usize],
+            selections: &'a [(usize, usize)],
+            revision: Option<u64>,
+        }
+        #[derive(Serialize)]
+        enum Msg<'a> {
+            CursorData(Body<'a>),
+        }
+        serde_json::to_string(&Msg::CursorData(Body {
+            cursors,
+            selections,
+            revision,
+        }))
+        .unwrap_or_default()
+    }
+
+    /// `ClientInfo`.
+    pub fn client_info(name: &str, hue: u32) -> String {
+        #[derive(Serialize)]
+        enum Msg<'a> {
+            ClientInfo(InfoBody<'a>),
+        }
+        serde_json::to_string(&Msg::ClientInfo(InfoBody { name, hue })).unwrap_or_default()
+    }
+
+    /// `SetLanguage`.
+    pub fn set_language(name: &str) -> String {
+        #[derive(Serialize)]
+        enum Msg<'a> {
+            SetLanguage(&'a str),
+        }
+        serde_json::to_string(&Msg::SetLanguage(name)).unwrap_or_default()
+    }
+
+    /// `SetOTP`.
+    pub fn set_otp(enabled: bool) -> String {
+        format!(r#"{{"SetOTP":{{"enabled":{enabled}}}}}"#)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,6 +734,73 @@ mod tests {
         let v: serde_json::Value =
             serde_json::from_str(&encode::error(ErrorCode::InvalidLanguage, "x")).unwrap();
         assert_eq!(v["Error"]["code"], "invalid_language");
+    }
+
+    #[test]
+    fn client_half_round_trips_through_the_server_half() {
+        use super::client as c;
+        let op: Operation = serde_json::from_str(r#"[1,"é",-1]"#).unwrap();
+        let ClientMsg::Edit(e) = decode(&c::edit(4, 2, &op)).unwrap() else {
+            panic!()
+        };
+        assert_eq!((e.revision, e.seq, e.operation), (4, 2, op.clone()));
+        let ClientMsg::Hello(h) =
+            decode(&c::hello("0123456789abcdef", Some(3), Some(("Ann", 7)))).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((h.revision, h.info.unwrap().hue), (Some(3), 7));
+        assert!(matches!(
+            decode(&c::cursor(&[1], &[(0, 2)], Some(1))).unwrap(),
+            ClientMsg::CursorData(_)
+        ));
+        assert!(matches!(
+            decode(&c::client_info("A", 1)).unwrap(),
+            ClientMsg::ClientInfo(_)
+        ));
+        assert!(matches!(
+            decode(&c::set_language("rust")).unwrap(),
+            ClientMsg::SetLanguage(_)
+        ));
+        assert!(matches!(
+            decode(&c::set_otp(false)).unwrap(),
+            ClientMsg::SetOtp(SetOtp { enabled: false })
+        ));
+
+        let entry = encode::entry(3, &op);
+        let h = c::decode(&encode::history(7, [entry.as_str()].into_iter())).unwrap();
+        let c::ServerMsg::History(h) = h else {
+            panic!()
+        };
+        assert_eq!((h.start, h.operations[0].id), (7, 3));
+        assert!(matches!(
+            c::decode(&encode::identity(5)).unwrap(),
+            c::ServerMsg::Identity(5)
+        ));
+        assert!(matches!(
+            c::decode(&encode::snapshot(1, "x", 0)).unwrap(),
+            c::ServerMsg::Snapshot(_)
+        ));
+        assert!(matches!(
+            c::decode(&encode::language("go", None, None)).unwrap(),
+            c::ServerMsg::Language(_)
+        ));
+        assert!(matches!(
+            c::decode(&encode::user_info(1, None)).unwrap(),
+            c::ServerMsg::UserInfo(_)
+        ));
+        assert!(matches!(
+            c::decode(&encode::user_cursor(1, &CursorData::default())).unwrap(),
+            c::ServerMsg::UserCursor(_)
+        ));
+        assert!(matches!(
+            c::decode(&encode::otp(None, None, None)).unwrap(),
+            c::ServerMsg::Otp(_)
+        ));
+        assert!(matches!(
+            c::decode(&encode::error(ErrorCode::DuplicateEdit, "x")).unwrap(),
+            c::ServerMsg::Error(_)
+        ));
     }
 
     #[test]
