@@ -58,6 +58,21 @@ pub struct Config {
     pub web_dir: Option<String>,
     /// `tracing` filter directive.
     pub log_filter: String,
+    /// Most WebSocket connections in total (0: no limit).
+    pub max_connections: usize,
+    /// Most WebSocket connections from one client address (0: no limit).
+    pub max_connections_per_ip: usize,
+    /// Most documents in memory; beyond it idle ones are unloaded, and new
+    /// ones refused if none can be (0: no limit).
+    pub max_documents_in_memory: usize,
+    /// Wrong OTPs one address may send per minute before it is blocked
+    /// for the rest of the minute.
+    pub otp_failures_per_minute: u32,
+    /// The header a trusted reverse proxy puts the client address in
+    /// (e.g. `X-Forwarded-For`); unset: the socket's peer address.
+    pub trusted_proxy_header: Option<String>,
+    /// Origins whose pages may open WebSockets (unset: any).
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 /// `tandem --help`.
@@ -95,6 +110,17 @@ All configuration is through environment variables:
   BASE_PATH                      serve under this sub-path, e.g. /pad          []
   WEB_DIR                        serve the web client from this directory
                                  instead of the embedded copy                  []
+  MAX_CONNECTIONS                most WebSocket connections (0 = no limit)     [10000]
+  MAX_CONNECTIONS_PER_IP         most WebSocket connections per client address
+                                 (0 = no limit)                                [200]
+  MAX_DOCUMENTS_IN_MEMORY        most documents in memory; idle ones are
+                                 unloaded first (0 = no limit)                 [10000]
+  OTP_FAILURES_PER_MINUTE        wrong OTPs per client address and minute
+                                 before it is blocked for the minute           [10]
+  TRUSTED_PROXY_HEADER           header with the client address set by your
+                                 reverse proxy, e.g. X-Forwarded-For           []
+  ALLOWED_ORIGINS                comma-separated origins allowed to open
+                                 WebSockets, e.g. https://pad.example.com      [any]
   RUST_LOG / LOG_LEVEL           log filter (error, warn, info, debug, trace)  [info]
 
 Durations accept fractions (e.g. PERSIST_IDLE_SECONDS=0.5).
@@ -257,6 +283,44 @@ impl Config {
             shutdown_timeout: v.interval("SHUTDOWN_TIMEOUT_SECONDS", 10.0, 1.0)?,
             base_path,
             web_dir: v.raw("WEB_DIR").map(str::to_owned),
+            max_connections: v.parse("MAX_CONNECTIONS", 10_000usize, "a whole number", |_| true)?,
+            max_connections_per_ip: v.parse(
+                "MAX_CONNECTIONS_PER_IP",
+                200usize,
+                "a whole number",
+                |_| true,
+            )?,
+            max_documents_in_memory: v.parse(
+                "MAX_DOCUMENTS_IN_MEMORY",
+                10_000usize,
+                "a whole number",
+                |_| true,
+            )?,
+            otp_failures_per_minute: v.parse(
+                "OTP_FAILURES_PER_MINUTE",
+                10u32,
+                "a positive whole number",
+                |n| *n > 0,
+            )?,
+            trusted_proxy_header: match v.raw("TRUSTED_PROXY_HEADER") {
+                None => None,
+                Some(h) if warp::http::HeaderName::from_bytes(h.as_bytes()).is_ok() => {
+                    Some(h.to_ascii_lowercase())
+                }
+                Some(h) => {
+                    return Err(ConfigError {
+                        variable: "TRUSTED_PROXY_HEADER",
+                        value: h.to_owned(),
+                        expected: "an HTTP header name such as X-Forwarded-For",
+                    })
+                }
+            },
+            allowed_origins: v.raw("ALLOWED_ORIGINS").map(|list| {
+                list.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            }),
             log_filter: v
                 .raw("RUST_LOG")
                 .or(v.raw("LOG_LEVEL"))

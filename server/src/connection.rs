@@ -19,7 +19,7 @@ use warp::ws::{Message, WebSocket};
 
 use crate::document::{Document, EditOutcome, JoinError, Session};
 use crate::protocol::{self, encode, ClientInfo, ClientMsg, Close, ErrorCode, UserInfo};
-use crate::registry::Registry;
+use crate::registry::{LoadError, Registry};
 use crate::validate;
 
 type Tx = SplitSink<WebSocket, Message>;
@@ -138,7 +138,8 @@ impl Connection<'_> {
         let (doc, session, greeting) = loop {
             let doc = match self.registry.get_or_load(id).await {
                 Ok(doc) => doc,
-                Err(e) => {
+                Err(LoadError::Full) => return Close::Busy("too many documents open").into(),
+                Err(LoadError::Store(e)) => {
                     tracing::error!(doc = %id, "loading failed: {e}");
                     return Close::Internal("could not load the document".into()).into();
                 }

@@ -12,6 +12,8 @@
 //! - [`routes`]: HTTP routes; [`web`]: the browser client's files.
 //! - [`tasks`]: the lazy persister and the expiry cleaner.
 //! - [`store`]: SQLite, on its own threads.
+//! - [`guard`]: abuse controls at the door (client address, origins,
+//!   connection limits, OTP throttling).
 //! - [`otp`], [`validate`], [`metrics`]: small pieces with one job each.
 //! - [`peer`]: a native client of the protocol (load generator, chaos and
 //!   crash tests).
@@ -21,6 +23,7 @@
 pub mod config;
 pub mod connection;
 pub mod document;
+pub mod guard;
 pub mod metrics;
 pub mod otp;
 pub mod peer;

@@ -9,10 +9,11 @@ use crate::protocol::{Close, ErrorCode};
 
 /// Close kinds counted (see [`Close::kind`]), plus connections that were
 /// dropped without a close frame.
-const CLOSE_KINDS: [&str; 11] = [
+const CLOSE_KINDS: [&str; 12] = [
     "message_too_large",
     "internal",
     "restarting",
+    "busy",
     "replaced",
     "malformed",
     "unauthorized",
@@ -21,6 +22,15 @@ const CLOSE_KINDS: [&str; 11] = [
     "document_too_large",
     "does_not_apply",
     "write_timeout",
+];
+
+/// Reasons for refusing a request before it reaches a document.
+const REFUSAL_KINDS: [&str; 5] = [
+    "origin",
+    "connections",
+    "connections_per_ip",
+    "otp_throttled",
+    "rate_limited",
 ];
 
 /// The server's counters.
@@ -39,6 +49,9 @@ pub struct Metrics {
     closes: [AtomicU64; CLOSE_KINDS.len()],
     /// HTTP requests refused for a missing or wrong OTP.
     pub unauthorized: AtomicU64,
+    /// Requests refused at the door, by reason (indexed like
+    /// `REFUSAL_KINDS`).
+    refusals: [AtomicU64; REFUSAL_KINDS.len()],
     /// Documents loaded from the database.
     pub loads: AtomicU64,
     /// Documents evicted from memory.
@@ -50,6 +63,13 @@ impl Metrics {
     pub fn error(&self, code: ErrorCode) {
         if let Some(i) = ErrorCode::ALL.iter().position(|c| *c == code) {
             self.errors[i].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts a refusal at the door.
+    pub fn refused(&self, kind: &str) {
+        if let Some(i) = REFUSAL_KINDS.iter().position(|k| *k == kind) {
+            self.refusals[i].fetch_add(1, Relaxed);
         }
     }
 
@@ -129,6 +149,19 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "tandem_closes_total{{reason=\"{kind}\"}} {}",
+                n.load(Relaxed)
+            );
+        }
+        header(
+            &mut out,
+            "tandem_refused_total",
+            "counter",
+            "Requests refused before reaching a document, by reason.",
+        );
+        for (kind, n) in REFUSAL_KINDS.iter().zip(&self.refusals) {
+            let _ = writeln!(
+                out,
+                "tandem_refused_total{{reason=\"{kind}\"}} {}",
                 n.load(Relaxed)
             );
         }

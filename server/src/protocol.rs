@@ -208,6 +208,8 @@ pub enum Close {
     Internal(String),
     /// 1012: graceful shutdown.
     Restarting,
+    /// 1013: a server limit; try again later.
+    Busy(&'static str),
     /// 4000: the same client identity connected again.
     Replaced,
     /// 4400: not a valid message.
@@ -231,6 +233,7 @@ impl Close {
             Close::MessageTooLarge => 1009,
             Close::Internal(_) => 1011,
             Close::Restarting => 1012,
+            Close::Busy(_) => 1013,
             Close::Replaced => 4000,
             Close::Malformed(_) => 4400,
             Close::Unauthorized => 4401,
@@ -247,6 +250,7 @@ impl Close {
             Close::MessageTooLarge => "message_too_large",
             Close::Internal(_) => "internal",
             Close::Restarting => "restarting",
+            Close::Busy(_) => "busy",
             Close::Replaced => "replaced",
             Close::Malformed(_) => "malformed",
             Close::Unauthorized => "unauthorized",
@@ -264,6 +268,7 @@ impl Close {
             Close::MessageTooLarge => "message too large".to_owned(),
             Close::Internal(why) => format!("internal error: {why}"),
             Close::Restarting => "server restarting".to_owned(),
+            Close::Busy(why) => format!("server busy: {why}"),
             Close::Replaced => "replaced by a newer connection of the same client".to_owned(),
             Close::Malformed(why) => format!("malformed message: {why}"),
             Close::Unauthorized => "unauthorized".to_owned(),

@@ -15,12 +15,37 @@ use tokio::sync::OnceCell;
 
 use crate::config::Config;
 use crate::document::{now_ms, Document};
+use crate::guard::Guard;
 use crate::metrics::Metrics;
 use crate::otp;
 use crate::store::{Store, StoreError, StoredProtection};
 
 /// A slot in the map: filled once by whoever loads the document first.
 type Slot = Arc<OnceCell<Arc<Document>>>;
+
+/// Why a document could not be brought into memory.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The database failed.
+    Store(StoreError),
+    /// `MAX_DOCUMENTS_IN_MEMORY` documents are open and none can leave.
+    Full,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Store(e) => write!(f, "could not load the document: {e}"),
+            LoadError::Full => f.write_str("too many documents open"),
+        }
+    }
+}
+
+impl From<StoreError> for LoadError {
+    fn from(e: StoreError) -> Self {
+        LoadError::Store(e)
+    }
+}
 
 /// Why an OTP change failed.
 #[derive(Debug)]
@@ -56,17 +81,21 @@ pub struct Registry {
     pub metrics: Arc<Metrics>,
     /// When the server started (unix seconds), for `/api/stats`.
     pub start_time: u64,
+    /// Connection limits and OTP throttling.
+    pub guard: Arc<Guard>,
 }
 
 impl Registry {
     /// An empty registry.
     pub fn new(config: Arc<Config>, store: Option<Store>) -> Registry {
+        let guard = Arc::new(Guard::new(&config));
         Registry {
             docs: DashMap::new(),
             store,
             config,
             metrics: Arc::new(Metrics::default()),
             start_time: (now_ms() / 1000) as u64,
+            guard,
         }
     }
 
@@ -98,8 +127,11 @@ impl Registry {
 
     /// The document, loading it from the database (or creating it) if it
     /// is not in memory. Concurrent callers for one id share one load.
-    pub async fn get_or_load(&self, id: &str) -> Result<Arc<Document>, StoreError> {
+    pub async fn get_or_load(&self, id: &str) -> Result<Arc<Document>, LoadError> {
         loop {
+            if !self.docs.contains_key(id) {
+                self.make_room().await?;
+            }
             // The entry guard lives only for this statement.
             let slot: Slot = self.docs.entry(id.to_owned()).or_default().clone();
             let loaded = slot
@@ -124,7 +156,7 @@ impl Registry {
                     // Leave no empty slot behind; the next caller retries.
                     self.docs
                         .remove_if(id, |_, s| Arc::ptr_eq(s, &slot) && s.get().is_none());
-                    return Err(e);
+                    return Err(e.into());
                 }
             };
             if !doc.is_evicted() {
@@ -133,6 +165,34 @@ impl Registry {
             // We raced with an eviction: drop the stale slot (if it is
             // still there) and load afresh; the evictor saved first.
             self.docs.remove_if(id, |_, s| Arc::ptr_eq(s, &slot));
+        }
+    }
+
+    /// Below `MAX_DOCUMENTS_IN_MEMORY`, or unloads the documents unused
+    /// longest (saving them first) until there is room; `Full` if nobody
+    /// can leave (all are open, or there is no database to keep them).
+    async fn make_room(&self) -> Result<(), LoadError> {
+        let max = self.config.max_documents_in_memory;
+        if max == 0 || self.docs.len() < max {
+            return Ok(());
+        }
+        let mut idle: Vec<_> = self
+            .documents()
+            .into_iter()
+            .map(|d| (d.activity(), d))
+            .filter(|(a, _)| a.connections == 0)
+            .collect();
+        idle.sort_by_key(|(a, _)| std::cmp::Reverse(a.since_used));
+        for (_, doc) in idle {
+            if self.docs.len() < max {
+                break;
+            }
+            self.evict_idle(&doc).await;
+        }
+        if self.docs.len() < max {
+            Ok(())
+        } else {
+            Err(LoadError::Full)
         }
     }
 

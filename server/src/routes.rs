@@ -2,6 +2,7 @@
 //! health and metrics, and the web client's files (docs/protocol.md).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use warp::http::{header, Response, StatusCode};
 
 use warp::{Filter, Rejection, Reply};
 
+use crate::guard::Refusal;
 use crate::registry::{OtpChangeError, Registry};
 use crate::{connection, validate};
 
@@ -37,19 +39,35 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<String> {
 const UNAUTHORIZED: &str =
     "unauthorized: this document is protected; open the full link with its otp";
 
-/// Checks the id and the OTP; `Err` is the reply to send instead.
+/// Checks the id and the OTP for a client at `address`; `Err` is the
+/// reply to send instead. An address that sent too many wrong OTPs is
+/// refused before its OTP is even looked at.
 async fn admit(
     registry: &Registry,
     id: &str,
     query: &HashMap<String, String>,
+    address: IpAddr,
 ) -> Result<(), Response<String>> {
     validate::document_id(id, registry.config.max_document_id_length)
         .map_err(|e| text(StatusCode::BAD_REQUEST, format!("invalid document id: {e}")))?;
+    if let Some(wait) = registry.guard.otp_blocked(address) {
+        registry.metrics.refused("otp_throttled");
+        let secs = wait.as_secs() + 1;
+        let mut reply = text(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many wrong OTPs from your address; try again in {secs} s"),
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
+            reply.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return Err(reply);
+    }
     let otp = query.get("otp").map(String::as_str);
     match registry.authorize(id, otp).await {
         Ok(true) => Ok(()),
         Ok(false) => {
             registry.metrics.unauthorized.fetch_add(1, Relaxed);
+            registry.guard.otp_failed(address);
             Err(text(StatusCode::UNAUTHORIZED, UNAUTHORIZED))
         }
         Err(e) => {
@@ -116,32 +134,71 @@ pub fn routes(
         warp::any().map(move || registry.clone())
     };
     let query = warp::query::<HashMap<String, String>>();
+    // The client's address (a trusted proxy's header, or the peer).
+    let address = {
+        let registry = registry.clone();
+        warp::addr::remote()
+            .and(warp::header::headers_cloned())
+            .map(move |peer, headers| registry.guard.client_address(peer, &headers))
+    };
 
     let socket = warp::path!("api" / "socket" / String)
         .and(warp::get())
         .and(warp::ws())
         .and(query)
+        .and(address.clone())
+        .and(warp::header::optional::<String>("origin"))
         .and(with.clone())
         .and(warp::any().map(move || shutdown.clone()))
         .then(
             |id: String,
              ws: warp::ws::Ws,
              query: HashMap<String, String>,
+             address: IpAddr,
+             origin: Option<String>,
              registry: Arc<Registry>,
              shutdown: watch::Receiver<bool>| async move {
                 if *shutdown.borrow() {
                     return text(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down")
                         .into_response();
                 }
-                if let Err(reply) = admit(&registry, &id, &query).await {
+                if !registry.guard.origin_allowed(origin.as_deref()) {
+                    registry.metrics.refused("origin");
+                    return text(
+                        StatusCode::FORBIDDEN,
+                        "forbidden: this origin may not open sockets here",
+                    )
+                    .into_response();
+                }
+                let permit = match registry.guard.admit(address) {
+                    Ok(permit) => permit,
+                    Err(Refusal::AddressFull) => {
+                        registry.metrics.refused("connections_per_ip");
+                        return text(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            "too many connections from your address",
+                        )
+                        .into_response();
+                    }
+                    Err(Refusal::ServerFull) => {
+                        registry.metrics.refused("connections");
+                        return text(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "server busy: too many connections",
+                        )
+                        .into_response();
+                    }
+                };
+                if let Err(reply) = admit(&registry, &id, &query, address).await {
                     return reply.into_response();
                 }
                 let frame = registry.config.max_frame_bytes();
                 let otp = query.get("otp").cloned();
                 ws.max_message_size(frame)
                     .max_frame_size(frame)
-                    .on_upgrade(move |socket| {
-                        connection::serve(socket, registry, id, otp, shutdown)
+                    .on_upgrade(move |socket| async move {
+                        connection::serve(socket, registry, id, otp, shutdown).await;
+                        drop(permit);
                     })
                     .into_response()
             },
@@ -150,10 +207,14 @@ pub fn routes(
     let text_api = warp::path!("api" / "text" / String)
         .and(warp::get())
         .and(query)
+        .and(address.clone())
         .and(with.clone())
         .then(
-            |id: String, query: HashMap<String, String>, registry: Arc<Registry>| async move {
-                if let Err(reply) = admit(&registry, &id, &query).await {
+            |id: String,
+             query: HashMap<String, String>,
+             address: IpAddr,
+             registry: Arc<Registry>| async move {
+                if let Err(reply) = admit(&registry, &id, &query, address).await {
                     return reply;
                 }
                 match registry.text(&id).await {
@@ -175,10 +236,14 @@ pub fn routes(
     let access = warp::path!("api" / "text" / String)
         .and(warp::head())
         .and(query)
+        .and(address.clone())
         .and(with.clone())
         .then(
-            |id: String, query: HashMap<String, String>, registry: Arc<Registry>| async move {
-                match admit(&registry, &id, &query).await {
+            |id: String,
+             query: HashMap<String, String>,
+             address: IpAddr,
+             registry: Arc<Registry>| async move {
+                match admit(&registry, &id, &query, address).await {
                     Ok(()) => text(StatusCode::OK, ""),
                     Err(reply) => reply,
                 }
@@ -204,27 +269,28 @@ pub fn routes(
             )
         });
 
-    let protect =
-        warp::path!("api" / "document" / String / "protect")
-            .and(
-                warp::post()
-                    .map(|| true)
-                    .or(warp::delete().map(|| false))
-                    .unify(),
-            )
-            .and(query)
-            .and(with.clone())
-            .then(
-                |id: String,
-                 enable: bool,
-                 query: HashMap<String, String>,
-                 registry: Arc<Registry>| async move {
-                    if let Err(reply) = admit(&registry, &id, &query).await {
-                        return reply;
-                    }
-                    protect(&registry, &id, query.get("otp").map(String::as_str), enable).await
-                },
-            );
+    let protect = warp::path!("api" / "document" / String / "protect")
+        .and(
+            warp::post()
+                .map(|| true)
+                .or(warp::delete().map(|| false))
+                .unify(),
+        )
+        .and(query)
+        .and(address)
+        .and(with.clone())
+        .then(
+            |id: String,
+             enable: bool,
+             query: HashMap<String, String>,
+             address: IpAddr,
+             registry: Arc<Registry>| async move {
+                if let Err(reply) = admit(&registry, &id, &query, address).await {
+                    return reply;
+                }
+                protect(&registry, &id, query.get("otp").map(String::as_str), enable).await
+            },
+        );
 
     let healthz = warp::path!("healthz")
         .and(warp::get())

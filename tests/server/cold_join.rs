@@ -109,7 +109,7 @@ async fn sixty_four_clients_join_a_cold_document_at_once() {
 /// the document is still loaded exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rush_on_a_cold_protected_document() {
-    let mut server = Server::start(&[]).await;
+    let mut server = Server::start(&[("OTP_FAILURES_PER_MINUTE", "1000")]).await;
     let id = doc_id("cold-otp");
     let mut c = server.join(&id).await;
     c.edit(0, 1, json!(["protected"])).await;

@@ -173,7 +173,7 @@ async fn protect_rotate_and_unprotect_over_the_socket() {
 /// protection.
 #[tokio::test]
 async fn rest_protection_requires_the_current_otp() {
-    let server = Server::start(&[]).await;
+    let server = Server::start(&[("OTP_FAILURES_PER_MINUTE", "1000")]).await;
     let id = doc_id("otp-rest");
     let (mut watcher, _) = server.join_named(&id, None, "Ann").await;
     watcher.edit(0, 1, json!(["text"])).await;
