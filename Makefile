@@ -33,7 +33,8 @@ run: build
 
 ## Every test: formatting and lints (Rust, Dockerfile), the Rust workspace
 ## (OT properties, simulation, trace replays, server unit and black-box
-## tests), the WASM tests under Node and Chromium, and the web client's
+## tests) with a few seconds of the load generator as a smoke test, the
+## WASM tests under Node and Chromium, and the web client's
 ## unit and end-to-end tests in headless Chromium (whose build checks the
 ## WASM and bundle size budgets).
 test: lint test-rust test-wasm test-web
@@ -46,6 +47,7 @@ lint:
 
 test-rust:
 	cargo test --workspace
+	scripts/bench-smoke.sh
 
 test-wasm:
 	scripts/test-wasm.sh
@@ -56,3 +58,5 @@ test-web:
 bench:
 	cargo bench -p tandem-ot --bench ot
 	node web/scripts/bench-wasm.mjs --runs 11
+	cargo build --release -p tandem-server -p tandem-bench
+	target/release/tandem-bench --spawn target/release/tandem --docs 1 --clients 8 --rate 0 --duration 15
