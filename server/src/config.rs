@@ -41,6 +41,8 @@ pub struct Config {
     pub persist_max_interval: Duration,
     /// A document nobody is connected to leaves memory after this long.
     pub evict_idle: Duration,
+    /// Most history entries a document keeps in memory.
+    pub history_window: usize,
     /// Most acknowledged editing a crash may lose: the journal of edits is
     /// written at least four times per this interval.
     pub persist_max_loss: Duration,
@@ -101,6 +103,8 @@ All configuration is through environment variables:
   PERSIST_IDLE_SECONDS           write a changed document idle this long       [30]
   PERSIST_MAX_INTERVAL_SECONDS   write a changed document at least this often  [300]
   EVICT_IDLE_SECONDS             unload documents without connections after   [300]
+  HISTORY_WINDOW                 edits kept in memory per document for clients
+                                 catching up; older ones get a snapshot        [10000]
   PERSIST_MAX_LOSS_MS            most acknowledged editing a crash (kill -9,
                                  power loss aside) may lose; edits are
                                  journaled 4 times per this interval          [1000]
@@ -267,6 +271,12 @@ impl Config {
             persist_idle: v.duration("PERSIST_IDLE_SECONDS", 30.0, 1.0)?,
             persist_max_interval: v.duration("PERSIST_MAX_INTERVAL_SECONDS", 300.0, 1.0)?,
             evict_idle: v.duration("EVICT_IDLE_SECONDS", 300.0, 1.0)?,
+            history_window: v.parse(
+                "HISTORY_WINDOW",
+                10_000usize,
+                "a positive whole number",
+                |n| *n > 0,
+            )?,
             persist_max_loss: v.interval("PERSIST_MAX_LOSS_MS", 1000.0, 0.001)?,
             max_document_id_length: v.parse(
                 "MAX_DOCUMENT_ID_LENGTH",

@@ -164,6 +164,12 @@ struct DocState {
     /// Edits before this revision are in the database (journal or
     /// snapshot).
     journaled: u64,
+    /// Most history entries kept in memory (`HISTORY_WINDOW`).
+    history_window: usize,
+    /// Whether entries must be journaled before they may be dropped from
+    /// memory (false without a database, where memory is the only copy
+    /// anyway and the journal never advances).
+    journal_required: bool,
 }
 
 impl DocState {
@@ -232,6 +238,21 @@ impl DocState {
             std::time::Duration::ZERO
         } else {
             self.last_used.elapsed()
+        }
+    }
+
+    /// Drops the oldest history entries beyond the window, but only ones
+    /// already in the database. A client that needs older ones gets a
+    /// snapshot instead (and rebases its pending edits on it).
+    fn trim_history(&mut self) {
+        let durable = if self.journal_required {
+            self.journaled
+        } else {
+            u64::MAX
+        };
+        while self.history.len() > self.history_window && self.history_start < durable {
+            self.history.pop_front();
+            self.history_start += 1;
         }
     }
 
@@ -668,6 +689,7 @@ impl Document {
         if let Some(r) = s.clients.get_mut(&session.key_hash) {
             r.last_seq = msg.seq;
         }
+        s.trim_history();
         s.changed();
         s.last_used = Instant::now();
         drop(s);
@@ -803,6 +825,7 @@ impl Document {
         let mut s = self.state.write();
         s.persisted_changes = s.persisted_changes.max(changes);
         s.journaled = s.journaled.max(revision);
+        s.trim_history();
         s.stored = true;
         s.last_write = Instant::now();
     }
@@ -857,6 +880,21 @@ impl Document {
     pub fn mark_journaled(&self, revision: u64) {
         let mut s = self.state.write();
         s.journaled = s.journaled.max(revision);
+        s.trim_history();
+    }
+
+    /// Keeps at most `window` history entries in memory; `journal_required`
+    /// says whether entries must be in the database before they go.
+    pub fn configure(&self, window: usize, journal_required: bool) {
+        let mut s = self.state.write();
+        s.history_window = window.max(1);
+        s.journal_required = journal_required;
+        s.trim_history();
+    }
+
+    /// The revision of the oldest history entry kept in memory.
+    pub fn history_start(&self) -> u64 {
+        self.state.read().history_start
     }
 
     /// Whether the database lacks changes made in memory.
@@ -951,6 +989,8 @@ impl DocState {
             last_change: now,
             last_write: now,
             journaled: 0,
+            history_window: usize::MAX,
+            journal_required: true,
         }
     }
 }
@@ -1180,6 +1220,54 @@ mod tests {
             assert_eq!(back.text(), "ab");
             assert_eq!(back.revision(), 1);
         }
+    }
+
+    #[test]
+    fn history_is_trimmed_to_the_window_once_durable() {
+        let doc = Document::new("d".into());
+        doc.configure(3, true);
+        let (mut a, _) = join(&doc, None, [1; 32], None).unwrap();
+        let (mut b, _) = join(&doc, None, [2; 32], None).unwrap();
+        for r in 0..6u64 {
+            let op = format!("[{r}, \"x\"]").replace("[0, ", "[");
+            doc.edit(&a, edit(r, r + 1, &op), 100).unwrap();
+        }
+        doc.updates(&mut a).unwrap();
+        // Nothing journaled yet: everything stays.
+        assert_eq!(doc.history_start(), 0);
+        doc.mark_journaled(4);
+        assert_eq!(
+            doc.history_start(),
+            3,
+            "kept 3, and no unjournaled entry dropped"
+        );
+        doc.mark_journaled(6);
+        assert_eq!(doc.history_start(), 3);
+        doc.edit(&a, edit(6, 7, "[6, \"x\"]"), 100).unwrap();
+        doc.mark_journaled(7);
+        assert_eq!(doc.history_start(), 4);
+        // b never read: it fell behind the history and must reconnect.
+        assert!(matches!(
+            doc.updates(&mut b),
+            Err(Close::RevisionOutOfRange(_))
+        ));
+        // A reconnect from before the window gets a snapshot; an edit based
+        // on a trimmed revision is refused as out of range.
+        let (a2, greeting) = join(&doc, Some(2), [1; 32], None).unwrap();
+        assert!(greeting[1].starts_with(r#"{"Snapshot""#));
+        assert!(matches!(
+            doc.edit(&a2, edit(2, 8, "[1]"), 100),
+            Err(Close::RevisionOutOfRange(_))
+        ));
+        // Without a database nothing needs journaling.
+        let mem = Document::new("m".into());
+        mem.configure(2, false);
+        let (c, _) = join(&mem, None, [1; 32], None).unwrap();
+        for r in 0..5u64 {
+            let op = format!("[{r}, \"y\"]").replace("[0, ", "[");
+            mem.edit(&c, edit(r, r + 1, &op), 100).unwrap();
+        }
+        assert_eq!(mem.history_start(), 3);
     }
 
     #[test]

@@ -147,6 +147,7 @@ impl Registry {
                         }
                         None => Document::new(id.to_owned()),
                     };
+                    doc.configure(self.config.history_window, self.store.is_some());
                     Ok::<_, StoreError>(Arc::new(doc))
                 })
                 .await;
