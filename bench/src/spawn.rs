@@ -27,9 +27,10 @@ pub struct Server {
 
 impl Server {
     /// Starts `binary` with a fresh database in a temporary directory,
-    /// `RUST_LOG=warn`, no connection limits (`MAX_CONNECTIONS=0`,
-    /// `MAX_CONNECTIONS_PER_IP=0`), and `env` on top (`SQLITE_URI=none`
-    /// turns persistence off); waits for its "listening on" line.
+    /// `RUST_LOG=warn`, no connection or message-rate limits (every
+    /// simulated client comes from 127.0.0.1 and types as fast as it can),
+    /// and `env` on top (`SQLITE_URI=none` turns persistence off); waits
+    /// for its "listening on" line.
     pub async fn spawn(binary: &Path, env: &[(String, String)]) -> Result<Server, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
         let mut vars: Vec<(String, String)> = vec![
@@ -44,6 +45,8 @@ impl Server {
             // per-address and total connection limits (servers without
             // these settings ignore them).
             ("MAX_CONNECTIONS".into(), "0".into()),
+            ("MAX_MESSAGES_PER_SECOND".into(), "0".into()),
+            ("MAX_CURSOR_UPDATES_PER_SECOND".into(), "0".into()),
             ("MAX_CONNECTIONS_PER_IP".into(), "0".into()),
         ];
         for (k, v) in env {

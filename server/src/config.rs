@@ -62,6 +62,13 @@ pub struct Config {
     pub log_filter: String,
     /// Most WebSocket connections in total (0: no limit).
     pub max_connections: usize,
+    /// Messages other than cursor updates one connection may send per
+    /// second (twice that in a burst) before it is read more slowly (0:
+    /// no limit).
+    pub max_messages_per_second: u32,
+    /// Cursor updates applied per second and connection; faster ones are
+    /// coalesced (0: no limit).
+    pub max_cursor_updates_per_second: u32,
     /// Most WebSocket connections from one client address (0: no limit).
     pub max_connections_per_ip: usize,
     /// Most documents in memory; beyond it idle ones are unloaded, and new
@@ -117,6 +124,11 @@ All configuration is through environment variables:
   MAX_CONNECTIONS                most WebSocket connections (0 = no limit)     [10000]
   MAX_CONNECTIONS_PER_IP         most WebSocket connections per client address
                                  (0 = no limit)                                [200]
+  MAX_MESSAGES_PER_SECOND        messages (other than cursors) per connection
+                                 and second, twice that in a burst; faster
+                                 clients are read more slowly (0 = no limit)   [200]
+  MAX_CURSOR_UPDATES_PER_SECOND  cursor updates applied per connection and
+                                 second; faster ones are coalesced             [30]
   MAX_DOCUMENTS_IN_MEMORY        most documents in memory; idle ones are
                                  unloaded first (0 = no limit)                 [10000]
   OTP_FAILURES_PER_MINUTE        wrong OTPs per client address and minute
@@ -294,6 +306,18 @@ impl Config {
             base_path,
             web_dir: v.raw("WEB_DIR").map(str::to_owned),
             max_connections: v.parse("MAX_CONNECTIONS", 10_000usize, "a whole number", |_| true)?,
+            max_messages_per_second: v.parse(
+                "MAX_MESSAGES_PER_SECOND",
+                200u32,
+                "a whole number",
+                |_| true,
+            )?,
+            max_cursor_updates_per_second: v.parse(
+                "MAX_CURSOR_UPDATES_PER_SECOND",
+                30u32,
+                "a whole number",
+                |_| true,
+            )?,
             max_connections_per_ip: v.parse(
                 "MAX_CONNECTIONS_PER_IP",
                 200usize,

@@ -18,7 +18,7 @@ use tokio::time::{timeout, Instant};
 use warp::ws::{Message, WebSocket};
 
 use crate::document::{Document, EditOutcome, JoinError, Session};
-use crate::protocol::{self, encode, ClientInfo, ClientMsg, Close, ErrorCode, UserInfo};
+use crate::protocol::{self, encode, ClientInfo, ClientMsg, Close, CursorMsg, ErrorCode, UserInfo};
 use crate::registry::{LoadError, Registry};
 use crate::validate;
 
@@ -53,9 +53,13 @@ pub async fn serve(
     metrics.connections_total.fetch_add(1, Relaxed);
     let (mut tx, mut rx) = ws.split();
     let mut conn = Connection {
+        messages: Bucket::new(registry.config.max_messages_per_second),
+        cursors: Bucket::new(registry.config.max_cursor_updates_per_second),
         registry: &registry,
         tx: &mut tx,
         shutdown,
+        deferred_cursor: None,
+        throttled: false,
     };
     let end = conn.run(&mut rx, &id, otp.as_deref()).await;
     match end {
@@ -102,6 +106,55 @@ struct Connection<'a> {
     registry: &'a Arc<Registry>,
     tx: &'a mut Tx,
     shutdown: watch::Receiver<bool>,
+    /// `MAX_MESSAGES_PER_SECOND` for everything but cursors (`None`: no
+    /// limit).
+    messages: Option<Bucket>,
+    /// `MAX_CURSOR_UPDATES_PER_SECOND`.
+    cursors: Option<Bucket>,
+    /// The latest cursor that arrived faster than allowed; applied when
+    /// the cursor budget allows (coalesced, never queued).
+    deferred_cursor: Option<CursorMsg>,
+    /// Whether this connection was told it is being slowed down (once per
+    /// episode).
+    throttled: bool,
+}
+
+/// A token bucket: `rate` tokens a second, at most `2 × rate` saved up.
+struct Bucket {
+    /// Tokens per second.
+    rate: f64,
+    /// Most tokens saved.
+    burst: f64,
+    /// Tokens now.
+    tokens: f64,
+    /// When `tokens` was last brought up to date.
+    last: Instant,
+}
+
+impl Bucket {
+    /// `None` for rate 0 (no limit).
+    fn new(rate: u32) -> Option<Bucket> {
+        (rate > 0).then(|| Bucket {
+            rate: f64::from(rate),
+            burst: 2.0 * f64::from(rate),
+            tokens: 2.0 * f64::from(rate),
+            last: Instant::now(),
+        })
+    }
+
+    /// Takes a token, or says how long until one is there.
+    fn take(&mut self) -> Result<(), Duration> {
+        let now = Instant::now();
+        let earned = now.duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + earned).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+        }
+    }
 }
 
 impl Connection<'_> {
@@ -217,6 +270,11 @@ impl Connection<'_> {
                         }
                     }
                 }
+                _ = tokio::time::sleep(Duration::from_millis(10)), if self.deferred_cursor.is_some() => {
+                    if let Err(end) = self.apply_deferred_cursor(doc, session).await {
+                        return end;
+                    }
+                }
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() >= config.ws_read_timeout {
                         return Close::Timeout("nothing received for WS_READ_TIMEOUT_MINUTES").into();
@@ -240,6 +298,9 @@ impl Connection<'_> {
             return Err(Close::Malformed("binary frames are not accepted".into()).into());
         };
         let msg = protocol::decode(text).map_err(Close::Malformed)?;
+        if !matches!(msg, ClientMsg::CursorData(_)) {
+            self.pace().await?;
+        }
         let registry = self.registry;
         match msg {
             ClientMsg::Hello(_) => {
@@ -271,9 +332,8 @@ impl Connection<'_> {
                 Err(e) => self.error(ErrorCode::InvalidClientInfo, &e).await?,
             },
             ClientMsg::CursorData(cursor) => {
-                if let Err(e) = doc.set_cursor(session, cursor) {
-                    self.error(ErrorCode::InvalidCursor, &e).await?
-                }
+                self.deferred_cursor = Some(cursor);
+                self.apply_deferred_cursor(doc, session).await?
             }
             ClientMsg::SetOtp(set) => {
                 if let Err(e) = registry.set_otp(doc, Some(session.user), set.enabled).await {
@@ -281,6 +341,61 @@ impl Connection<'_> {
                     self.error(ErrorCode::PersistenceFailed, &e.to_string())
                         .await?
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the latest deferred cursor if the cursor budget allows;
+    /// otherwise it stays deferred (and is replaced by any newer one).
+    async fn apply_deferred_cursor(
+        &mut self,
+        doc: &Document,
+        session: &Session,
+    ) -> Result<(), End> {
+        if let Some(bucket) = &mut self.cursors {
+            if bucket.take().is_err() {
+                return Ok(());
+            }
+        }
+        let Some(cursor) = self.deferred_cursor.take() else {
+            return Ok(());
+        };
+        if let Err(e) = doc.set_cursor(session, cursor) {
+            self.error(ErrorCode::InvalidCursor, &e).await?
+        }
+        Ok(())
+    }
+
+    /// Waits for the message budget (`MAX_MESSAGES_PER_SECOND`): a client
+    /// sending faster is read more slowly — nothing it sent is dropped —
+    /// and told so once per episode with the `rate_limited` error.
+    async fn pace(&mut self) -> Result<(), End> {
+        let Some(bucket) = &mut self.messages else {
+            return Ok(());
+        };
+        match bucket.take() {
+            Ok(()) => {
+                self.throttled = false;
+                return Ok(());
+            }
+            Err(wait) => {
+                if !self.throttled {
+                    self.throttled = true;
+                    self.registry.metrics.refused("rate_limited");
+                    let message = format!(
+                        "more than {} messages per second; reading more slowly",
+                        self.registry.config.max_messages_per_second
+                    );
+                    self.error(ErrorCode::RateLimited, &message).await?;
+                }
+                tokio::time::sleep(wait).await;
+            }
+        }
+        // The wait earned exactly one token (or more); take it.
+        if let Some(bucket) = &mut self.messages {
+            while let Err(wait) = bucket.take() {
+                tokio::time::sleep(wait).await;
             }
         }
         Ok(())

@@ -173,17 +173,20 @@ pub enum ErrorCode {
     UnexpectedHello,
     /// `SetOTP` could not be stored.
     PersistenceFailed,
+    /// Messages arrive faster than `MAX_MESSAGES_PER_SECOND`.
+    RateLimited,
 }
 
 impl ErrorCode {
     /// Every code, for metrics.
-    pub const ALL: [ErrorCode; 6] = [
+    pub const ALL: [ErrorCode; 7] = [
         ErrorCode::InvalidLanguage,
         ErrorCode::InvalidClientInfo,
         ErrorCode::InvalidCursor,
         ErrorCode::DuplicateEdit,
         ErrorCode::UnexpectedHello,
         ErrorCode::PersistenceFailed,
+        ErrorCode::RateLimited,
     ];
 
     /// The code as sent.
@@ -195,6 +198,7 @@ impl ErrorCode {
             ErrorCode::DuplicateEdit => "duplicate_edit",
             ErrorCode::UnexpectedHello => "unexpected_hello",
             ErrorCode::PersistenceFailed => "persistence_failed",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 }

@@ -643,3 +643,588 @@ impl Server {
         self.restart().await;
     }
 }
+
+// ---------------------------------------------------------------------------
+// Reliability helpers (issue 5): a seeded RNG, a fault-injecting TCP proxy
+// and a typist that inserts unique markers through a reconnecting `Peer`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tandem_server::peer::{Event, Peer, PeerError};
+use tandem_server::protocol::client::ServerMsg;
+
+/// A small seeded generator (SplitMix64): the same seed gives the same
+/// choices, so a failure names the seed that reproduces its plan.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x5DEE_CE66_D1CE_F00D)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next_u64() % n
+        }
+    }
+
+    /// A number in `lo..=hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo + 1)
+    }
+
+    /// True with probability `percent`/100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// Seeds for a seeded test: `VAR=<seed>` runs just that one (to reproduce a
+/// failure), otherwise `defaults`.
+pub fn seeds(var: &str, defaults: &[u64]) -> Vec<u64> {
+    match std::env::var(var).ok().and_then(|s| s.trim().parse().ok()) {
+        Some(seed) => vec![seed],
+        None => defaults.to_vec(),
+    }
+}
+
+/// Prints how to reproduce a seeded run if it panics.
+pub struct SeedGuard {
+    /// What to print.
+    pub message: String,
+}
+
+impl Drop for SeedGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("\n*** {} ***\n", self.message);
+        }
+    }
+}
+
+/// How the proxy ends one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Never: it relays until either side closes.
+    Never,
+    /// After relaying `after` bytes from the client to the server (`exact`:
+    /// exactly that many, possibly splitting a frame; otherwise the whole
+    /// chunk that crosses the mark). The client side is closed at once; the
+    /// server side gets the bytes and an orderly end, and whatever it sends
+    /// back — typically the acknowledgement of the edit it just applied —
+    /// is read and thrown away.
+    Up {
+        /// Bytes relayed to the server before the cut.
+        after: usize,
+        /// Split the chunk at exactly `after` bytes.
+        exact: bool,
+    },
+    /// After relaying exactly `after` bytes from the server to the client
+    /// (typically in the middle of a frame); both sides are dropped.
+    Down {
+        /// Bytes relayed to the client before the cut.
+        after: usize,
+    },
+    /// After `ms` milliseconds, whatever is in flight; both sides dropped.
+    Timed {
+        /// Lifetime of the connection.
+        ms: u64,
+    },
+}
+
+/// What the proxy did, for the report and for checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProxyStats {
+    /// Connections accepted.
+    pub connections: u64,
+    /// Connections cut after client→server bytes.
+    pub up_cuts: u64,
+    /// Connections cut after server→client bytes.
+    pub down_cuts: u64,
+    /// Connections cut on a timer.
+    pub timed_cuts: u64,
+    /// History entries authored by the cut connection's own user that the
+    /// server sent after an up-cut and the client never received: edits
+    /// the server applied whose acknowledgement was lost.
+    pub swallowed_acks: u64,
+}
+
+#[derive(Default)]
+struct ProxyShared {
+    target: Mutex<String>,
+    chaos: AtomicBool,
+    rng: Mutex<Option<Rng>>,
+    connections: AtomicU64,
+    up_cuts: AtomicU64,
+    down_cuts: AtomicU64,
+    timed_cuts: AtomicU64,
+    swallowed_acks: AtomicU64,
+}
+
+/// A TCP proxy between clients and the server, in the test process. It
+/// never delays or reorders bytes within a connection; in chaos mode it
+/// cuts each connection at a moment drawn from its seeded generator.
+/// Its target can change (a restarted server listens on a new port) while
+/// clients keep using the proxy's address. Stopped when dropped.
+pub struct Proxy {
+    /// `127.0.0.1:port` clients connect to.
+    pub addr: String,
+    shared: Arc<ProxyShared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Proxy {
+    /// A proxy to `target` (`host:port`). With `chaos` set, connections are
+    /// cut at moments drawn from `seed`; otherwise they are relayed intact.
+    pub async fn start(target: &str, seed: u64, chaos: bool) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("proxy bind");
+        let addr = listener.local_addr().expect("proxy address").to_string();
+        let shared = Arc::new(ProxyShared::default());
+        *shared.target.lock().unwrap() = target.to_owned();
+        shared.chaos.store(chaos, Ordering::SeqCst);
+        *shared.rng.lock().unwrap() = Some(Rng::new(seed));
+        let s = shared.clone();
+        let task = tokio::spawn(async move {
+            // Owning the relays here means aborting this task ends them.
+            let mut relays = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((client, _)) = accepted else { continue };
+                        s.connections.fetch_add(1, Ordering::SeqCst);
+                        let cut = s.plan();
+                        let target = s.target.lock().unwrap().clone();
+                        relays.spawn(relay(client, target, cut, s.clone()));
+                    }
+                    Some(_) = relays.join_next(), if !relays.is_empty() => {}
+                }
+            }
+        });
+        Proxy { addr, shared, task }
+    }
+
+    /// `ws://host:port` of the proxy, for [`Peer::new`].
+    pub fn ws_base(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// New connections go to `target` from now on.
+    pub fn set_target(&self, target: &str) {
+        *self.shared.target.lock().unwrap() = target.to_owned();
+    }
+
+    /// New connections are no longer cut.
+    pub fn calm(&self) {
+        self.shared.chaos.store(false, Ordering::SeqCst);
+    }
+
+    /// What happened so far.
+    pub fn stats(&self) -> ProxyStats {
+        let s = &self.shared;
+        ProxyStats {
+            connections: s.connections.load(Ordering::SeqCst),
+            up_cuts: s.up_cuts.load(Ordering::SeqCst),
+            down_cuts: s.down_cuts.load(Ordering::SeqCst),
+            timed_cuts: s.timed_cuts.load(Ordering::SeqCst),
+            swallowed_acks: s.swallowed_acks.load(Ordering::SeqCst),
+        }
+    }
+}
+
+impl ProxyShared {
+    /// How the next connection ends.
+    fn plan(&self) -> Cut {
+        if !self.chaos.load(Ordering::SeqCst) {
+            return Cut::Never;
+        }
+        let mut guard = self.rng.lock().unwrap();
+        let rng = guard.as_mut().expect("rng");
+        match rng.below(100) {
+            0..=14 => Cut::Never,
+            15..=49 => Cut::Up {
+                after: rng.range(1, 1500) as usize,
+                exact: rng.chance(50),
+            },
+            50..=79 => Cut::Down {
+                after: rng.range(1, 3000) as usize,
+            },
+            _ => Cut::Timed {
+                ms: rng.range(5, 250),
+            },
+        }
+    }
+}
+
+/// What one direction of a relay tells the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Running,
+    /// Drop everything.
+    Abort,
+    /// The client side is cut after an up-cut; drain the server side.
+    UpCut,
+}
+
+/// Relays one connection according to `cut`.
+async fn relay(client: TcpStream, target: String, cut: Cut, shared: Arc<ProxyShared>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let server = match timeout(WAIT, TcpStream::connect(&target)).await {
+        Ok(Ok(s)) => s,
+        // The server is down (a crash test between kill and restart): the
+        // client sees its connection end.
+        _ => return,
+    };
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let (tx, rx) = tokio::sync::watch::channel(Signal::Running);
+    let mut up_rx = rx.clone();
+    let mut down_rx = rx;
+    let tx = &tx;
+    let shared = &shared;
+    let up = async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut sent = 0usize;
+        loop {
+            let n = tokio::select! {
+                r = cr.read(&mut buf) => r.unwrap_or(0),
+                _ = up_rx.wait_for(|s| *s != Signal::Running) => return,
+            };
+            if n == 0 {
+                let _ = sw.shutdown().await;
+                return;
+            }
+            let mut len = n;
+            let mut cut_now = false;
+            if let Cut::Up { after, exact } = cut {
+                if sent + n >= after {
+                    cut_now = true;
+                    if exact {
+                        len = after - sent;
+                    }
+                }
+            }
+            if sw.write_all(&buf[..len]).await.is_err() {
+                tx.send_replace(Signal::Abort);
+                return;
+            }
+            sent += len;
+            if cut_now {
+                shared.up_cuts.fetch_add(1, Ordering::SeqCst);
+                let _ = sw.shutdown().await;
+                tx.send_replace(Signal::UpCut);
+                return;
+            }
+        }
+    };
+    let down = async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut relayed = 0usize;
+        let mut head: Vec<u8> = Vec::new();
+        let mut own: Option<String> = None;
+        loop {
+            let n = tokio::select! {
+                r = sr.read(&mut buf) => r.unwrap_or(0),
+                _ = down_rx.wait_for(|s| *s != Signal::Running) => break,
+            };
+            if n == 0 {
+                let _ = cw.shutdown().await;
+                return;
+            }
+            if own.is_none() && head.len() < 8192 {
+                head.extend_from_slice(&buf[..n]);
+                own = identity_in(&head).map(|u| format!(r#"{{"id":{u},"operation""#));
+            }
+            let mut len = n;
+            let mut cut_now = false;
+            if let Cut::Down { after } = cut {
+                if relayed + n >= after {
+                    cut_now = true;
+                    len = after - relayed;
+                }
+            }
+            if cw.write_all(&buf[..len]).await.is_err() {
+                tx.send_replace(Signal::Abort);
+                return;
+            }
+            relayed += len;
+            if cut_now {
+                shared.down_cuts.fetch_add(1, Ordering::SeqCst);
+                tx.send_replace(Signal::Abort);
+                return;
+            }
+        }
+        if *down_rx.borrow() != Signal::UpCut {
+            return;
+        }
+        // Up-cut: the client is gone; read what the server still sends
+        // and count the acknowledgements the client will never see.
+        drop(cw);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+        let mut tail = Vec::new();
+        while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, sr.read(&mut buf)).await {
+            if n == 0 {
+                break;
+            }
+            tail.extend_from_slice(&buf[..n]);
+        }
+        if let Some(pattern) = own {
+            let hits = count_occurrences(&tail, pattern.as_bytes());
+            shared.swallowed_acks.fetch_add(hits, Ordering::SeqCst);
+        }
+    };
+    let both = async move {
+        tokio::join!(up, down);
+    };
+    match cut {
+        Cut::Timed { ms } => {
+            tokio::select! {
+                _ = both => {}
+                _ = tokio::time::sleep(Duration::from_millis(ms)) => {
+                    shared.timed_cuts.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+        _ => both.await,
+    }
+}
+
+/// The user id in the `{"Identity":U}` the server sends first, if `head`
+/// (the start of the server→client byte stream) holds it.
+fn identity_in(head: &[u8]) -> Option<u64> {
+    let needle = br#"{"Identity":"#;
+    let at = head.windows(needle.len()).position(|w| w == needle)? + needle.len();
+    let digits: Vec<u8> = head[at..]
+        .iter()
+        .copied()
+        .take_while(u8::is_ascii_digit)
+        .collect();
+    if at + digits.len() >= head.len() {
+        return None; // the number may continue in the next read
+    }
+    std::str::from_utf8(&digits).ok()?.parse().ok()
+}
+
+fn count_occurrences(hay: &[u8], needle: &[u8]) -> u64 {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return 0;
+    }
+    hay.windows(needle.len()).filter(|w| *w == needle).count() as u64
+}
+
+/// Whether a `Peer` error is what a cut or a crash causes (as opposed to
+/// something the server must never do, like a close code for bad input
+/// or a history that does not apply).
+pub fn benign(e: &PeerError) -> bool {
+    matches!(
+        e,
+        PeerError::Closed(1005 | 1006, _)
+            | PeerError::Io(_)
+            | PeerError::NotConnected
+            | PeerError::Timeout
+    )
+}
+
+/// Most markers one typist inserts (typists 0–4 have 4000 code points of
+/// the CJK block each).
+pub const MAX_MARKERS: usize = 4000;
+
+/// One simulated user who inserts unique single code points (from a CJK
+/// range of its own) at random positions through a reconnecting [`Peer`],
+/// so the final text can be audited: every marker must appear exactly
+/// once.
+pub struct Typist {
+    /// The client.
+    pub peer: Peer,
+    /// Markers inserted locally, in order.
+    pub markers: Vec<char>,
+    /// The first code point of this typist's range.
+    base: u32,
+    rng: Rng,
+    joined: bool,
+    /// Successful (re)connects.
+    pub connects: u64,
+    /// Connects that failed (cut during the handshake, server down).
+    pub failed_connects: u64,
+    /// Every successful join: when, and the replica's revision before and
+    /// after it.
+    pub joins: Vec<(tokio::time::Instant, u64, u64)>,
+}
+
+impl Typist {
+    /// Typist number `index` (0–4) of document `doc` at `ws_base`.
+    pub fn new(ws_base: &str, doc: &str, index: u32, seed: u64) -> Typist {
+        Typist {
+            peer: Peer::new(ws_base, doc, None),
+            markers: Vec::new(),
+            base: 0x4E00 + index * MAX_MARKERS as u32,
+            rng: Rng::new(seed.wrapping_mul(31).wrapping_add(u64::from(index) + 1)),
+            joined: false,
+            connects: 0,
+            failed_connects: 0,
+            joins: Vec::new(),
+        }
+    }
+
+    /// Whether `c` is one of typist `index`'s markers.
+    pub fn marker_owner(c: char) -> Option<u32> {
+        let c = c as u32;
+        (0x4E00..0x4E00 + 5 * MAX_MARKERS as u32)
+            .contains(&c)
+            .then(|| (c - 0x4E00) / MAX_MARKERS as u32)
+    }
+
+    /// Connects if not connected; a benign failure leaves it offline.
+    async fn ensure_connected(&mut self) -> Result<(), String> {
+        if self.peer.is_connected() {
+            return Ok(());
+        }
+        let before = self.peer.revision();
+        match self.peer.connect(Duration::from_secs(3)).await {
+            Ok(()) => {
+                self.connects += 1;
+                self.joined = true;
+                let now = tokio::time::Instant::now();
+                self.joins.push((now, before, self.peer.revision()));
+                Ok(())
+            }
+            Err(e) if benign(&e) => {
+                self.peer.disconnect();
+                self.failed_connects += 1;
+                Ok(())
+            }
+            Err(e) => Err(format!("connect: {e}")),
+        }
+    }
+
+    /// Types until `until`: one marker per step (also while offline, once
+    /// joined), then reads for a random short while; reconnects whenever
+    /// the connection is gone. `Err` describes something the server must
+    /// never do.
+    pub async fn type_until(&mut self, until: tokio::time::Instant) -> Result<(), String> {
+        while tokio::time::Instant::now() < until && self.markers.len() < MAX_MARKERS {
+            self.ensure_connected().await?;
+            if !self.joined {
+                tokio::time::sleep(Duration::from_millis(self.rng.range(1, 20))).await;
+                continue;
+            }
+            let marker = char::from_u32(self.base + self.markers.len() as u32).expect("CJK");
+            let pos = self.rng.below(self.peer.len() as u64 + 1) as usize;
+            match self.peer.splice(pos, 0, &marker.to_string()).await {
+                Ok(()) => {}
+                Err(e) if benign(&e) => {}
+                Err(e) => return Err(format!("edit: {e}")),
+            }
+            self.markers.push(marker);
+            // A fast typist: a few hundred code points a second.
+            tokio::time::sleep(Duration::from_millis(self.rng.range(1, 4))).await;
+            if !self.peer.is_connected() {
+                // Offline: a short pause before trying again.
+                tokio::time::sleep(Duration::from_millis(self.rng.range(1, 10))).await;
+                continue;
+            }
+            for _ in 0..self.rng.range(1, 3) {
+                let wait = Duration::from_millis(self.rng.range(1, 20));
+                match self.peer.next(wait).await {
+                    Ok(Event::Other(ServerMsg::Error(e))) => {
+                        return Err(format!("server error {}: {}", e.code, e.message))
+                    }
+                    Ok(_) => {}
+                    Err(e) if benign(&e) => break,
+                    Err(e) => return Err(format!("receive: {e}")),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reconnects (retrying benign failures until `deadline`) and waits
+    /// until every local edit is acknowledged.
+    pub async fn settle(&mut self, deadline: tokio::time::Instant) -> Result<(), String> {
+        self.peer.disconnect();
+        loop {
+            self.ensure_connected().await?;
+            if self.peer.is_connected() {
+                match self.peer.sync(WAIT).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) if benign(&e) => self.peer.disconnect(),
+                    Err(e) => return Err(format!("sync: {e}")),
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err("could not reconnect and synchronise in time".into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Reads until the replica reaches `revision`.
+    pub async fn catch_up(&mut self, revision: u64) -> Result<(), String> {
+        self.peer
+            .catch_up(revision, WAIT)
+            .await
+            .map_err(|e| format!("catch up to {revision}: {e}"))
+    }
+}
+
+/// The marker audit of a final text: markers of `typists` missing from
+/// `text`, markers found more than once, and characters that are nobody's
+/// marker (as `(char, count)`).
+#[derive(Debug, Default)]
+pub struct Audit {
+    /// Inserted but not in the text.
+    pub lost: Vec<char>,
+    /// In the text more than once.
+    pub duplicated: Vec<(char, usize)>,
+    /// In the text but never inserted.
+    pub strangers: Vec<(char, usize)>,
+}
+
+impl Audit {
+    /// Audits `text` against everything `inserted`.
+    pub fn of(text: &str, inserted: &[char]) -> Audit {
+        let mut counts: HashMap<char, usize> = HashMap::new();
+        for c in text.chars() {
+            *counts.entry(c).or_default() += 1;
+        }
+        let mut audit = Audit::default();
+        for c in inserted {
+            match counts.remove(c) {
+                None => audit.lost.push(*c),
+                Some(1) => {}
+                Some(n) => audit.duplicated.push((*c, n)),
+            }
+        }
+        audit.strangers = counts.into_iter().collect();
+        audit
+    }
+
+    /// Nothing lost, duplicated or foreign.
+    pub fn is_clean(&self) -> bool {
+        self.lost.is_empty() && self.duplicated.is_empty() && self.strangers.is_empty()
+    }
+}
