@@ -192,7 +192,7 @@ pub async fn probe_greeting(
     let info = options.info.as_ref().map(|(n, h)| (n.as_str(), *h));
     send_text(
         &mut ws,
-        wire::hello(&key, options.revision, info),
+        wire::hello(&key, options.revision, None, info),
         options.wait,
     )
     .await?;
@@ -221,7 +221,7 @@ impl SimClient {
         let mut ws = open(&socket_url(base, doc), options.small_buffers, options.wait).await?;
         let key = tandem_server::peer::random_key();
         let info = options.info.as_ref().map(|(n, h)| (n.as_str(), *h));
-        send_text(&mut ws, wire::hello(&key, None, info), options.wait).await?;
+        send_text(&mut ws, wire::hello(&key, None, None, info), options.wait).await?;
         let mut user = None;
         let mut replica = None;
         read_greeting(&mut ws, started, options.wait, |msg, _| {

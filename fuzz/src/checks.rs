@@ -302,7 +302,7 @@ fn client_round_trip(m: &ClientMsg) {
                     Err(_) => return,
                 },
             };
-            client::hello(&h.client, h.revision, info)
+            client::hello(&h.client, h.revision, h.epoch.as_deref(), info)
         }
         ClientMsg::Edit(e) => {
             assert_canonical(&e.operation);
@@ -344,7 +344,7 @@ fn server_round_trip(m: &ServerMsg) {
                 .collect();
             encode::history(h.start, entries.iter().map(String::as_str))
         }
-        ServerMsg::Snapshot(s) => encode::snapshot(s.revision, &s.text, s.last_seq),
+        ServerMsg::Snapshot(s) => encode::snapshot(s.revision, &s.text, s.last_seq, &s.epoch),
         ServerMsg::Language(l) => encode::language(&l.language, l.user_id, l.user_name.as_deref()),
         ServerMsg::UserInfo(u) => {
             let info = u.info.as_ref().map(|i| UserInfo {
@@ -472,7 +472,7 @@ impl Model {
         };
         match self
             .doc
-            .join(revision, info, otp::hash(KEYS[slot]), otp.as_deref())
+            .join(revision, None, info, otp::hash(KEYS[slot]), otp.as_deref())
         {
             Ok((session, greeting)) => {
                 assert!(self.otp.is_none() || good_otp, "joined with a wrong OTP");
@@ -640,8 +640,8 @@ impl Model {
             let otp = self.otp.as_deref();
             // The snapshot may predate a protection change; try both.
             let joined = back
-                .join(None, None, hash, otp)
-                .or_else(|_| back.join(None, None, hash, None));
+                .join(None, None, None, hash, otp)
+                .or_else(|_| back.join(None, None, None, hash, None));
             if let Ok((_, greeting)) = joined {
                 let Ok(ServerMsg::Snapshot(snap)) = client::decode(&greeting[1]) else {
                     panic!("fresh join without a snapshot: {greeting:?}");
@@ -662,7 +662,7 @@ pub fn document(data: &[u8]) {
     let mut b = Bytes::new(data);
     let doc = Document::new("fuzz".into());
     let (observer, greeting) = doc
-        .join(None, None, otp::hash("fuzz-observer-key"), None)
+        .join(None, None, None, otp::hash("fuzz-observer-key"), None)
         .expect("joins");
     let mut m = Model {
         doc,

@@ -320,6 +320,80 @@ impl Client {
         Ok(Received::Remote(to_apply))
     }
 
+    /// The server replaced the history this client was following with a
+    /// snapshot: `text` at `revision`, whose `last_seq` is the highest
+    /// sequence number of this client's identity applied in it. That
+    /// happens when the client is further behind than the history the
+    /// server keeps, or after a crash that lost (at most
+    /// `PERSIST_MAX_LOSS_MS` of) edits the client had seen.
+    ///
+    /// `base` is the server text this client last knew (its text at
+    /// [`Client::revision`], without pending edits). The pending edits are
+    /// kept: the outstanding edit counts as applied when `last_seq` covers
+    /// it; whatever is still pending is transformed past the difference
+    /// between `base` (plus a landed outstanding edit) and `text`, like
+    /// past a remote edit, and becomes the new outstanding edit — with the
+    /// old outstanding edit's sequence number when that one never landed,
+    /// so a copy of it that is still in flight can never apply twice.
+    ///
+    /// Returns the operation that turns the local text (base plus pending
+    /// edits) into the new local text (`text` plus the rebased edits).
+    /// The client goes synchronized-at-`revision` plus pending, offline:
+    /// call [`Client::resume`] next. On error the state is unchanged.
+    pub fn rebase(
+        &mut self,
+        base: &str,
+        text: &str,
+        revision: u64,
+        last_seq: u64,
+    ) -> Result<Operation, OtError> {
+        let base_len = base.chars().count();
+        let (outstanding, buffer) = match &self.state {
+            State::Synchronized => (None, None),
+            State::Awaiting(p) => (Some(p), None),
+            State::AwaitingWithBuffer(p, b) => (Some(p), Some(b)),
+        };
+        if let Some(p) = outstanding {
+            crate::error::check_len(base_len, p.operation.base_len())?;
+        }
+        // The server text the pending edits are based on, and those edits.
+        let landed = outstanding.is_some_and(|p| p.seq <= last_seq);
+        let (known, pending, seq) = match (outstanding, buffer) {
+            (None, _) => (None, None, None),
+            (Some(p), b) if landed => (Some(p.operation.apply(base)?), b.cloned(), None),
+            (Some(p), None) => (None, Some(p.operation.clone()), Some(p.seq)),
+            (Some(p), Some(b)) => (None, Some(p.operation.compose(b)?), Some(p.seq)),
+        };
+        let known = known.as_deref().unwrap_or(base);
+        let difference = crate::diff::diff(known, text);
+        // The server's difference transformed past what is still pending
+        // applies to the local text (which already holds a landed
+        // outstanding edit).
+        let (rebased, local) = match &pending {
+            Some(p) => {
+                let (p, d) = p.transform(&difference)?;
+                (Some(p), d)
+            }
+            None => (None, difference),
+        };
+        self.revision = revision;
+        self.online = false;
+        self.state = match rebased {
+            Some(op) if !op.is_noop() => {
+                let seq = match seq {
+                    Some(seq) => seq,
+                    None => self.take_seq(),
+                };
+                State::Awaiting(Pending { seq, operation: op })
+            }
+            _ => State::Synchronized,
+        };
+        if last_seq >= self.next_seq {
+            self.next_seq = last_seq.saturating_add(1);
+        }
+        Ok(local)
+    }
+
     fn acknowledge(&mut self) -> Result<Received, OtError> {
         let state = std::mem::replace(&mut self.state, State::Synchronized);
         let next = match state {

@@ -18,6 +18,8 @@
 //! - [`text`]: [`Text`], the rope-backed document the server edits in
 //!   O(log n + edit size).
 //! - [`client`]: the sans-IO client state machine ([`Client`]).
+//! - [`diff`]: the operation between two texts (for rebasing onto a
+//!   snapshot).
 //! - `json` (feature `serde`, on by default): the wire form
 //!   `[10, "hello", -3]`.
 //!
@@ -31,6 +33,7 @@
 pub mod client;
 mod compose;
 mod cursor;
+pub mod diff;
 mod error;
 #[cfg(feature = "serde")]
 mod json;

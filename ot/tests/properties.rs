@@ -261,3 +261,74 @@ fn mismatched_lengths_are_errors() {
         },
     );
 }
+
+/// A client rebased onto a snapshot keeps its pending edits: the local
+/// text moves to "snapshot plus the rebased pending edit", the pending
+/// edit is re-sent under the original sequence number unless the
+/// snapshot says it landed, and a landed edit is not applied twice.
+#[test]
+fn rebase_onto_a_snapshot_keeps_pending_edits() {
+    use tandem_ot::Client;
+    let case = text(10)
+        .prop_flat_map(|s| {
+            let n = s.chars().count();
+            (Just(s), op(n), any::<bool>(), any::<bool>())
+        })
+        .prop_flat_map(|(s, o, landed, buffered)| {
+            let local = o.apply(&s).unwrap();
+            let server = if landed { local.clone() } else { s.clone() };
+            let (nl, ns) = (local.chars().count(), server.chars().count());
+            (Just((s, o, landed, buffered)), op(nl), op(ns))
+        });
+    check("rebase", case, |((s, o, landed, buffered), b, c)| {
+        // A no-op local edit is dropped by the client, not sent.
+        prop_assume!(!o.is_noop());
+        let mut client = Client::new(5);
+        client.identified(1);
+        client.apply_local(o.clone()).unwrap();
+        let mut local = o.apply(&s).unwrap();
+        if buffered {
+            client.apply_local(b.clone()).unwrap();
+            local = b.apply(&local).unwrap();
+        }
+        let outstanding_seq = client.outstanding().map(|p| p.seq);
+        let server = if landed {
+            o.apply(&s).unwrap()
+        } else {
+            s.clone()
+        };
+        let snapshot = c.apply(&server).unwrap();
+        let last_seq = match (landed, outstanding_seq) {
+            (true, Some(seq)) => seq,
+            _ => 0,
+        };
+        let step = client.rebase(&s, &snapshot, 9, last_seq).unwrap();
+        let new_local = step.apply(&local).unwrap();
+        prop_assert_eq!(client.revision(), 9);
+        match client.outstanding() {
+            Some(p) => {
+                prop_assert_eq!(&p.operation.apply(&snapshot).unwrap(), &new_local);
+                if !landed {
+                    prop_assert_eq!(Some(p.seq), outstanding_seq);
+                } else {
+                    prop_assert!(Some(p.seq) > outstanding_seq);
+                }
+            }
+            None => prop_assert_eq!(&snapshot, &new_local),
+        }
+        prop_assert!(client.buffer().is_none());
+        // Text the pending edits inserted survives exactly once: the
+        // rebased edit inserts what was pending.
+        let pending_inserts: usize = match (landed, buffered) {
+            (true, true) => inserted_len(&b),
+            (true, false) => 0,
+            (false, true) => inserted_len(&o.compose(&b).unwrap()),
+            (false, false) => inserted_len(&o),
+        };
+        let rebased_inserts = client
+            .outstanding()
+            .map_or(0, |p| inserted_len(&p.operation));
+        prop_assert_eq!(rebased_inserts, pending_inserts);
+        Ok(())
+    });
+}

@@ -15,12 +15,12 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 use tokio::time::{timeout, Instant};
-use warp::ws::{Message, WebSocket};
 
 use crate::document::{Document, EditOutcome, JoinError, Session};
 use crate::protocol::{self, encode, ClientInfo, ClientMsg, Close, CursorMsg, ErrorCode, UserInfo};
 use crate::registry::{LoadError, Registry};
 use crate::validate;
+use crate::ws::{Message, WebSocket};
 
 type Tx = SplitSink<WebSocket, Message>;
 type Rx = SplitStream<WebSocket>;
@@ -197,7 +197,13 @@ impl Connection<'_> {
                     return Close::Internal("could not load the document".into()).into();
                 }
             };
-            match doc.join(hello.revision, info.clone(), key_hash, otp) {
+            match doc.join(
+                hello.revision,
+                hello.epoch.as_deref(),
+                info.clone(),
+                key_hash,
+                otp,
+            ) {
                 Ok((session, greeting)) => break (doc, session, greeting),
                 Err(JoinError::Unauthorized) => return Close::Unauthorized.into(),
                 Err(JoinError::Evicted) if attempt < 10 => attempt += 1,
@@ -456,9 +462,9 @@ async fn next_text(rx: &mut Rx) -> Result<String, End> {
 }
 
 /// Classifies a read error. The WebSocket library reports an oversized
-/// message as a capacity error; it has no stable type we can name
-/// through warp, so its text is matched (tests pin the behaviour).
-fn read_error(e: warp::Error) -> End {
+/// message as a capacity error; its text is matched (tests pin the
+/// behaviour).
+fn read_error(e: crate::ws::Error) -> End {
     let text = e.to_string();
     if text.contains("too long") || text.contains("Space limit exceeded") {
         End::Close(Close::MessageTooLarge)

@@ -51,6 +51,13 @@ pub struct Document {
     /// Serialises saves of this document, so that a snapshot taken later is
     /// never overwritten by one taken earlier.
     pub save_lock: tokio::sync::Mutex<()>,
+    /// A random name for this in-memory life of the document, sent with
+    /// every `Snapshot`. Revision numbers are only comparable within one
+    /// epoch: after a crash the recovered document may hand out again
+    /// revision numbers that clients saw before (the lost edits'), so a
+    /// client resuming from another epoch is sent a snapshot, never a
+    /// `History` that would silently disagree with its text.
+    epoch: Box<str>,
 }
 
 /// An applied edit, kept so that late edits can be transformed against it
@@ -401,6 +408,7 @@ impl Document {
             notify: Notify::new(),
             evicted: AtomicBool::new(false),
             save_lock: tokio::sync::Mutex::new(()),
+            epoch: new_epoch(),
         }
     }
 
@@ -442,13 +450,20 @@ impl Document {
         }
     }
 
-    /// Registers a connection whose `Hello` said it has `revision` and is
-    /// `info`, presenting `otp`. Returns its session and the messages that
+    /// This in-memory life's epoch (see the field).
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    /// Registers a connection whose `Hello` said it has `revision` of
+    /// `epoch` (no epoch: trusted to be this one) and is `info`,
+    /// presenting `otp`. Returns its session and the messages that
     /// greet it (identity, catch-up, metadata). `key_hash` is the hash of
     /// the validated client key.
     pub fn join(
         &self,
         revision: Option<u64>,
+        epoch: Option<&str>,
         info: Option<UserInfo>,
         key_hash: Hash,
         otp: Option<&str>,
@@ -495,14 +510,23 @@ impl Document {
         let current = s.revision();
         let mut msgs = vec![encode::identity(user)];
         match revision {
-            Some(r) if r >= s.history_start && r <= current => {
+            Some(r)
+                if r >= s.history_start
+                    && r <= current
+                    && epoch.is_none_or(|e| e == &*self.epoch) =>
+            {
                 let from = (r - s.history_start) as usize;
                 msgs.push(encode::history(
                     r,
                     s.history.range(from..).map(|e| &*e.json),
                 ));
             }
-            _ => msgs.push(encode::snapshot(current, &s.text.to_string(), last_seq)),
+            _ => msgs.push(encode::snapshot(
+                current,
+                &s.text.to_string(),
+                last_seq,
+                &self.epoch,
+            )),
         }
         msgs.extend(s.language_msg());
         let mut announced = HashSet::new();
@@ -1061,6 +1085,20 @@ fn move_cursor(c: &mut CursorData, op: &Operation) {
     }
 }
 
+/// A fresh epoch: 64 random bits as 16 hex digits (a clock-derived value
+/// if the OS has no randomness to give, which only costs uniqueness
+/// across a restart in the same nanosecond).
+fn new_epoch() -> Box<str> {
+    let mut bytes = [0u8; 8];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        bytes = now.to_le_bytes();
+    }
+    format!("{:016x}", u64::from_le_bytes(bytes)).into_boxed_str()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1076,7 +1114,7 @@ mod tests {
             name: "Ann".into(),
             hue: 10,
         };
-        doc.join(revision, Some(info), key, otp)
+        doc.join(revision, None, Some(info), key, otp)
     }
 
     fn cursor(cursors: &[i128], selections: &[(i128, i128)], revision: Option<u64>) -> CursorMsg {

@@ -10,6 +10,8 @@
 //! - [`connection`]: one WebSocket: handshake, send/receive loop, close
 //!   codes.
 //! - [`routes`]: HTTP routes; [`web`]: the browser client's files.
+//! - [`ws`]: the WebSocket upgrade (with a small read buffer) and the
+//!   socket type [`connection`] uses.
 //! - [`tasks`]: the lazy persister and the expiry cleaner.
 //! - [`store`]: SQLite, on its own threads.
 //! - [`guard`]: abuse controls at the door (client address, origins,
@@ -35,3 +37,4 @@ pub mod store;
 pub mod tasks;
 pub mod validate;
 pub mod web;
+pub mod ws;

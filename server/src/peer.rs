@@ -64,8 +64,16 @@ pub enum Event {
 
 /// The replica and its OT state, which outlive connections.
 struct Replica {
+    /// The OT state machine.
     client: Client,
+    /// The local text: `base` plus pending edits.
     text: Text,
+    /// The server's text at the client's revision, so that a snapshot
+    /// replacing it can be diffed against it (see [`Client::rebase`]).
+    base: Text,
+    /// The document epoch the revision belongs to (from the last
+    /// `Snapshot`), sent back with `Hello`.
+    epoch: String,
 }
 
 /// One simulated user of one document.
@@ -86,9 +94,6 @@ pub struct Peer {
     replica: Option<Replica>,
     /// Our user id.
     user: Option<UserId>,
-    /// Pending edits dropped because a snapshot came instead of the
-    /// history (the server lost it in a crash).
-    lost_pending: u64,
     /// An edit to send as soon as the current message is handled: the
     /// buffered edit that became outstanding with an acknowledgement.
     pending_send: Option<String>,
@@ -107,7 +112,6 @@ impl Peer {
             socket: None,
             replica: None,
             user: None,
-            lost_pending: 0,
             pending_send: None,
         }
     }
@@ -158,11 +162,6 @@ impl Peer {
             .is_none_or(|r| r.client.is_synchronized())
     }
 
-    /// Pending edits given up after a snapshot replaced lost history.
-    pub fn lost_pending(&self) -> u64 {
-        self.lost_pending
-    }
-
     /// Opens a socket, says `Hello` (with our revision when we have one),
     /// processes the catch-up and resends what is outstanding.
     pub async fn connect(&mut self, wait: Duration) -> Result<(), PeerError> {
@@ -189,9 +188,13 @@ impl Peer {
             Ok(Err(e)) => return Err(PeerError::Io(e.to_string())),
         };
         self.socket = Some(socket);
-        let revision = self.replica.as_ref().map(|r| r.client.revision());
-        let info = self.info.as_ref().map(|(n, h)| (n.as_str(), *h));
-        self.send(wire::hello(&self.key, revision, info)).await?;
+        let hello = {
+            let revision = self.replica.as_ref().map(|r| r.client.revision());
+            let epoch = self.replica.as_ref().map(|r| r.epoch.as_str());
+            let info = self.info.as_ref().map(|(n, h)| (n.as_str(), *h));
+            wire::hello(&self.key, revision, epoch, info)
+        };
+        self.send(hello).await?;
         match self.recv(wait).await? {
             ServerMsg::Identity(user) => self.user = Some(user),
             other => {
@@ -208,25 +211,30 @@ impl Peer {
                 }
                 self.apply_history(h.start, h.operations)?;
             }
-            ServerMsg::Snapshot(s) => {
-                let next_seq = match self.replica.take() {
-                    Some(old) => {
-                        // The server no longer has the history we need
-                        // (it lost it in a crash): edits it has not seen
-                        // are given up and counted.
-                        let pending = old.client.outstanding().map_or(0, |p| p.seq);
-                        if pending > s.last_seq {
-                            self.lost_pending += pending - s.last_seq;
-                        }
-                        old.client.next_seq()
-                    }
-                    None => 1,
-                };
-                self.replica = Some(Replica {
-                    client: Client::with_next_seq(s.revision, next_seq),
-                    text: Text::from(s.text.as_str()),
-                });
-            }
+            ServerMsg::Snapshot(s) => match &mut self.replica {
+                // Further behind than the server's history, or the server
+                // lost edits we saw (a crash): keep our pending edits by
+                // rebasing them onto the snapshot.
+                Some(r) => {
+                    let step = r
+                        .client
+                        .rebase(&r.base.to_string(), &s.text, s.revision, s.last_seq)
+                        .map_err(|e| PeerError::Protocol(format!("rebase: {e}")))?;
+                    r.text
+                        .apply(&step)
+                        .map_err(|e| PeerError::Protocol(format!("rebase: {e}")))?;
+                    r.base = Text::from(s.text.as_str());
+                    r.epoch = s.epoch;
+                }
+                None => {
+                    self.replica = Some(Replica {
+                        client: Client::new(s.revision),
+                        text: Text::from(s.text.as_str()),
+                        base: Text::from(s.text.as_str()),
+                        epoch: s.epoch,
+                    });
+                }
+            },
             other => {
                 return Err(PeerError::Protocol(format!(
                     "expected a catch-up, got {other:?}"
@@ -373,6 +381,9 @@ impl Peer {
                 )));
             }
             let seq = replica.client.outstanding().map(|p| p.seq);
+            let own = (replica.client.user() == Some(entry.id))
+                .then(|| replica.client.outstanding().map(|p| p.operation.clone()))
+                .flatten();
             match replica
                 .client
                 .receive(entry.id, &entry.operation)
@@ -381,11 +392,20 @@ impl Peer {
                 Received::Acknowledged { next: submission } => {
                     acked.extend(seq);
                     next.extend(submission);
+                    if let Some(op) = own {
+                        replica.base.apply(&op).map_err(|e| {
+                            PeerError::Protocol(format!("history entry {revision}: {e}"))
+                        })?;
+                    }
                 }
-                Received::Remote(op) => replica
-                    .text
-                    .apply(&op)
-                    .map_err(|e| PeerError::Protocol(format!("history entry {revision}: {e}")))?,
+                Received::Remote(op) => {
+                    replica.text.apply(&op).map_err(|e| {
+                        PeerError::Protocol(format!("history entry {revision}: {e}"))
+                    })?;
+                    replica.base.apply(&entry.operation).map_err(|e| {
+                        PeerError::Protocol(format!("history entry {revision}: {e}"))
+                    })?;
+                }
             }
         }
         // At most one submission can follow (the buffer becoming

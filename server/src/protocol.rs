@@ -40,6 +40,10 @@ pub struct Hello {
     /// The revision the client already has, if any.
     #[serde(default)]
     pub revision: Option<u64>,
+    /// The document epoch `revision` belongs to (from the client's last
+    /// `Snapshot`); without it the revision is trusted to be current.
+    #[serde(default)]
+    pub epoch: Option<String>,
     /// Name and colour, so the user appears with them at once.
     #[serde(default, deserialize_with = "optional_object")]
     pub info: Option<ClientInfo>,
@@ -329,12 +333,13 @@ pub mod encode {
         out
     }
 
-    /// `{"Snapshot":{"revision":N,"text":"…","last_seq":K}}`.
-    pub fn snapshot(revision: u64, text: &str, last_seq: u64) -> String {
-        let mut out = String::with_capacity(text.len() + 64);
+    /// `{"Snapshot":{"revision":N,"last_seq":K,"epoch":"…","text":"…"}}`.
+    pub fn snapshot(revision: u64, text: &str, last_seq: u64, epoch: &str) -> String {
+        let mut out = String::with_capacity(text.len() + 96);
         let _ = write!(
             out,
-            r#"{{"Snapshot":{{"revision":{revision},"last_seq":{last_seq},"text":{}}}}}"#,
+            r#"{{"Snapshot":{{"revision":{revision},"last_seq":{last_seq},"epoch":{},"text":{}}}}}"#,
+            json(epoch),
             json(text)
         );
         out
@@ -481,6 +486,10 @@ pub mod client {
         pub text: String,
         /// The last applied edit of this client identity.
         pub last_seq: u64,
+        /// The document's epoch, to send back in the next `Hello` (empty
+        /// from servers that do not send it).
+        #[serde(default)]
+        pub epoch: String,
     }
 
     /// `Language`.
@@ -562,11 +571,18 @@ pub mod client {
     }
 
     /// `Hello`.
-    pub fn hello(client: &str, revision: Option<u64>, info: Option<(&str, u32)>) -> String {
+    pub fn hello(
+        client: &str,
+        revision: Option<u64>,
+        epoch: Option<&str>,
+        info: Option<(&str, u32)>,
+    ) -> String {
         #[derive(Serialize)]
         struct Body<'a> {
             client: &'a str,
             revision: Option<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            epoch: Option<&'a str>,
             info: Option<InfoBody<'a>>,
         }
         #[derive(Serialize)]
@@ -577,6 +593,7 @@ pub mod client {
         serde_json::to_string(&Msg::Hello(Body {
             client,
             revision,
+            epoch,
             info,
         }))
         .unwrap_or_default()
@@ -733,8 +750,8 @@ mod tests {
             r#"{"History":{"start":3,"operations":[{"id":7,"operation":[1,"é"]},{"id":7,"operation":[1,"é"]}]}}"#
         );
         assert_eq!(
-            encode::snapshot(2, "a\"b", 0),
-            r#"{"Snapshot":{"revision":2,"last_seq":0,"text":"a\"b"}}"#
+            encode::snapshot(2, "a\"b", 0, "e1"),
+            r#"{"Snapshot":{"revision":2,"last_seq":0,"epoch":"e1","text":"a\"b"}}"#
         );
         assert_eq!(
             encode::user_info(1, None),
@@ -753,9 +770,13 @@ mod tests {
             panic!()
         };
         assert_eq!((e.revision, e.seq, e.operation), (4, 2, op.clone()));
-        let ClientMsg::Hello(h) =
-            decode(&c::hello("0123456789abcdef", Some(3), Some(("Ann", 7)))).unwrap()
-        else {
+        let ClientMsg::Hello(h) = decode(&c::hello(
+            "0123456789abcdef",
+            Some(3),
+            Some("e"),
+            Some(("Ann", 7)),
+        ))
+        .unwrap() else {
             panic!()
         };
         assert_eq!((h.revision, h.info.unwrap().hue), (Some(3), 7));
@@ -787,7 +808,7 @@ mod tests {
             c::ServerMsg::Identity(5)
         ));
         assert!(matches!(
-            c::decode(&encode::snapshot(1, "x", 0)).unwrap(),
+            c::decode(&encode::snapshot(1, "x", 0, "e")).unwrap(),
             c::ServerMsg::Snapshot(_)
         ));
         assert!(matches!(

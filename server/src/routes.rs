@@ -15,7 +15,7 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::guard::Refusal;
 use crate::registry::{OtpChangeError, Registry};
-use crate::{connection, validate};
+use crate::{connection, validate, ws};
 
 /// A plain-text reply with a status.
 fn text(status: StatusCode, body: impl Into<String>) -> Response<String> {
@@ -124,6 +124,12 @@ async fn protect(
     )
 }
 
+/// Each socket's read buffer. tungstenite allocates it up front and
+/// fills it on every read, so its size is most of what an idle connection
+/// costs (docs/benchmarks.md, row d: 128 KiB by default). Client messages
+/// are small (edits, cursors); a larger one grows the buffer as needed.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// Every route, under `config.base_path`.
 pub fn routes(
     registry: Arc<Registry>,
@@ -144,7 +150,7 @@ pub fn routes(
 
     let socket = warp::path!("api" / "socket" / String)
         .and(warp::get())
-        .and(warp::ws())
+        .and(ws::upgrade())
         .and(query)
         .and(address.clone())
         .and(warp::header::optional::<String>("origin"))
@@ -152,7 +158,7 @@ pub fn routes(
         .and(warp::any().map(move || shutdown.clone()))
         .then(
             |id: String,
-             ws: warp::ws::Ws,
+             upgrade: ws::Upgrade,
              query: HashMap<String, String>,
              address: IpAddr,
              origin: Option<String>,
@@ -194,13 +200,14 @@ pub fn routes(
                 }
                 let frame = registry.config.max_frame_bytes();
                 let otp = query.get("otp").cloned();
-                ws.max_message_size(frame)
-                    .max_frame_size(frame)
-                    .on_upgrade(move |socket| async move {
-                        connection::serve(socket, registry, id, otp, shutdown).await;
-                        drop(permit);
-                    })
-                    .into_response()
+                let config = ws::WebSocketConfig::default()
+                    .read_buffer_size(READ_BUFFER_BYTES)
+                    .max_message_size(Some(frame))
+                    .max_frame_size(Some(frame));
+                upgrade.accept(config, move |socket| async move {
+                    connection::serve(socket, registry, id, otp, shutdown).await;
+                    drop(permit);
+                })
             },
         );
 
@@ -388,6 +395,8 @@ fn rejection(r: Rejection) -> warp::reply::Response {
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed".to_owned(),
         )
+    } else if let Some(e) = r.find::<ws::NotAnUpgrade>() {
+        (StatusCode::BAD_REQUEST, format!("bad request: {e}"))
     } else if r.find::<warp::reject::InvalidQuery>().is_some() {
         (StatusCode::BAD_REQUEST, "invalid query string".to_owned())
     } else {

@@ -107,11 +107,6 @@ async fn run_seed(server: &Server, seed: u64) -> u64 {
             text,
             "seed {seed}: typist {i} diverged from the server"
         );
-        assert_eq!(
-            t.peer.lost_pending(),
-            0,
-            "seed {seed}: typist {i} gave up pending edits"
-        );
     }
     let inserted: Vec<char> = typists
         .iter()
