@@ -5,7 +5,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::EdgeError;
 use crate::js;
-use crate::replica::{Incoming, Replica};
+use crate::replica::{Change, Incoming, Replica};
 use crate::utf16::ChangeBuilder;
 
 /// One document as the browser editor sees it: a rope mirroring the
@@ -128,17 +128,29 @@ impl Doc {
         let op = js::operation(operation, "operation")?;
         Ok(match self.replica.receive(author, &op)? {
             Incoming::Ack { next } => js::ack_object(&js::optional_submission(next)),
-            Incoming::Remote { changes } => {
-                let specs = Array::new_with_length(changes.len() as u32);
-                for (i, c) in changes.iter().enumerate() {
-                    specs.set(
-                        i as u32,
-                        js::change_object(c.from as f64, c.to as f64, &c.insert),
-                    );
-                }
-                js::remote_object(&specs)
-            }
+            Incoming::Remote { changes } => js::remote_object(&change_array(&changes)),
         })
+    }
+
+    /// The server sent a snapshot instead of history (this client was
+    /// further behind than its history, or the server lost edits in a
+    /// crash): `text` at `revision`, with this client's edits up to
+    /// `lastSeq` in it. Pending edits are kept, rebased onto the snapshot;
+    /// returns the CodeMirror `ChangeSpec` list `{from, to, insert}` (UTF-16
+    /// offsets of the local text before) that brings the editor to the new
+    /// local text. Call `resume()` afterwards, as after a catch-up.
+    #[wasm_bindgen(unchecked_return_type = "RemoteChange[]")]
+    pub fn rebase(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] text: &JsValue,
+        revision: f64,
+        #[wasm_bindgen(js_name = lastSeq)] last_seq: f64,
+    ) -> Result<JsValue, JsValue> {
+        let text = js::string(text, "text")?;
+        let revision = js::id(revision, "revision")?;
+        let last_seq = js::id(last_seq, "lastSeq")?;
+        let changes = self.replica.rebase(&text, revision, last_seq)?;
+        Ok(change_array(&changes).into())
     }
 
     /// Maps a code point index in the server text at the current revision
@@ -257,4 +269,16 @@ fn local_change(v: &JsValue, index: usize) -> Result<(usize, usize, String), Edg
         js::index(to, "change offset")?,
         js::string(&insert, "inserted text")?,
     ))
+}
+
+/// Changes as a JavaScript array of CodeMirror `ChangeSpec` objects.
+fn change_array(changes: &[Change]) -> Array {
+    let specs = Array::new_with_length(changes.len() as u32);
+    for (i, c) in changes.iter().enumerate() {
+        specs.set(
+            i as u32,
+            js::change_object(c.from as f64, c.to as f64, &c.insert),
+        );
+    }
+    specs
 }

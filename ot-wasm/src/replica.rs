@@ -44,6 +44,10 @@ pub enum Incoming {
 pub struct Replica {
     /// The local text.
     text: Text,
+    /// The server's text at the client's revision (the local text without
+    /// pending edits), kept so a snapshot that replaces it can be diffed
+    /// against it: see [`Replica::rebase`].
+    base: Text,
     /// Outstanding and buffered edits, revision, sequence numbers.
     client: Client,
 }
@@ -54,6 +58,7 @@ impl Replica {
     pub fn new(text: &str, revision: u64, next_seq: u64) -> Self {
         Replica {
             text: Text::from(text),
+            base: Text::from(text),
             client: Client::with_next_seq(revision, next_seq),
         }
     }
@@ -133,12 +138,26 @@ impl Replica {
             }
             .into());
         }
+        let own = (Some(author) == self.client.user())
+            .then(|| self.client.outstanding().map(|p| p.operation.clone()))
+            .flatten();
+        if let Some(own) = &own {
+            // Checked before anything changes, so `base` cannot fail below.
+            check_len(self.base.len_chars(), own.base_len())?;
+        } else if Some(author) != self.client.user() {
+            check_len(self.base.len_chars(), op.base_len())?;
+        }
         match self.client.receive(author, op)? {
-            Received::Acknowledged { next } => Ok(Incoming::Ack { next }),
-            Received::Remote(op) => {
+            Received::Acknowledged { next } => {
+                if let Some(own) = own {
+                    self.base.apply(&own)?;
+                }
+                Ok(Incoming::Ack { next })
+            }
+            Received::Remote(local) => {
                 // Offsets are taken before the rope changes: CodeMirror
                 // reads a ChangeSpec list in pre-change coordinates.
-                let changes = utf16::operation_to_changes(&self.text, &op)?
+                let changes = utf16::operation_to_changes(&self.text, &local)?
                     .into_iter()
                     .map(|c| Change {
                         from: c.from,
@@ -146,10 +165,40 @@ impl Replica {
                         insert: c.insert.to_owned(),
                     })
                     .collect();
-                self.text.apply(&op)?;
+                self.text.apply(&local)?;
+                self.base.apply(op)?;
                 Ok(Incoming::Remote { changes })
             }
         }
+    }
+
+    /// The server replaced the history with a snapshot: `text` at
+    /// `revision`, in which this client's edits up to `last_seq` are
+    /// applied. Pending edits are kept, rebased onto it (see
+    /// [`Client::rebase`]); returns the changes that turn the editor's text
+    /// into the new local text, in UTF-16 offsets of the text before (like
+    /// a remote edit). On error nothing changes.
+    pub fn rebase(
+        &mut self,
+        text: &str,
+        revision: u64,
+        last_seq: u64,
+    ) -> Result<Vec<Change>, EdgeError> {
+        let mut client = self.client.clone();
+        let step = client.rebase(&self.base.to_string(), text, revision, last_seq)?;
+        check_len(self.text.len_chars(), step.base_len())?;
+        let changes = utf16::operation_to_changes(&self.text, &step)?
+            .into_iter()
+            .map(|c| Change {
+                from: c.from,
+                to: c.to,
+                insert: c.insert.to_owned(),
+            })
+            .collect();
+        self.text.apply(&step)?;
+        self.base = Text::from(text);
+        self.client = client;
+        Ok(changes)
     }
 
     /// Maps a code point index in the server text at the current revision
@@ -164,6 +213,15 @@ impl Replica {
     pub fn local_index_to_remote(&self, offset: usize) -> Result<usize, EdgeError> {
         let local = utf16::utf16_to_char(&self.text, offset)?;
         Ok(self.client.local_index_to_remote(local)?)
+    }
+}
+
+/// Fails with [`OtError::LengthMismatch`] unless the lengths agree.
+fn check_len(expected: usize, actual: usize) -> Result<(), EdgeError> {
+    if expected == actual {
+        Ok(())
+    } else {
+        Err(OtError::LengthMismatch { expected, actual }.into())
     }
 }
 
@@ -189,6 +247,47 @@ mod tests {
 
     fn ins(len: usize, pos: usize, s: &str) -> Operation {
         Operation::splice(len, pos, 0, s).unwrap()
+    }
+
+    #[test]
+    fn a_snapshot_rebases_pending_edits_and_tracks_the_server_text() {
+        // Server "ab" at 1; we type "X" (outstanding, seq 1) and "Y"
+        // (buffered) while someone else's "q" at 0 lands.
+        let mut r = Replica::new("ab", 1, 1);
+        r.identified(1);
+        r.resume();
+        r.local_changes([(2, 2, "X")]).unwrap();
+        r.local_changes([(3, 3, "Y")]).unwrap();
+        let Incoming::Remote { changes } = r.receive(2, &ins(2, 0, "q")).unwrap() else {
+            panic!("expected a remote edit");
+        };
+        assert_eq!(changes[0].from, 0);
+        assert_eq!(r.text().to_string(), "qabXY");
+        // The server (after a crash, say) has "😀qab" and never saw seq 1.
+        r.disconnected();
+        let changes = r.rebase("😀qab", 7, 0).unwrap();
+        assert_eq!(
+            changes,
+            vec![Change {
+                from: 0,
+                to: 0,
+                insert: "😀".into()
+            }]
+        );
+        assert_eq!(r.text().to_string(), "😀qabXY");
+        let s = r.resume().unwrap();
+        assert_eq!((s.revision, s.seq), (7, 1));
+        assert_eq!(s.operation.apply("😀qab").unwrap(), "😀qabXY");
+        // Its acknowledgement moves the server text on.
+        r.receive(1, &s.operation).unwrap();
+        assert_eq!(r.base.to_string(), "😀qabXY");
+        // A landed edit is not applied twice.
+        r.local_changes([(0, 0, "Z")]).unwrap();
+        let seq = r.client().outstanding().unwrap().seq;
+        let changes = r.rebase("Z😀qabXY", 9, seq).unwrap();
+        assert!(changes.is_empty(), "{changes:?}");
+        assert!(r.client().is_synchronized());
+        assert_eq!(r.text().to_string(), "Z😀qabXY");
     }
 
     #[test]

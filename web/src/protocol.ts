@@ -16,7 +16,14 @@ export interface UserInfo {
 }
 
 export type ClientMessage =
-  | { type: "hello"; client: string; revision: number | null; info?: UserInfo }
+  | {
+      type: "hello";
+      client: string;
+      revision: number | null;
+      /** The epoch `revision` belongs to (from the last Snapshot). */
+      epoch?: string;
+      info?: UserInfo;
+    }
   | { type: "edit"; revision: number; seq: number; operation: WireOperation }
   | { type: "setLanguage"; language: string }
   | { type: "clientInfo"; info: UserInfo }
@@ -37,7 +44,7 @@ export interface HistoryEntry {
 export type ServerMessage =
   | { type: "identity"; user: number }
   | { type: "history"; start: number; operations: HistoryEntry[] }
-  | { type: "snapshot"; revision: number; text: string; lastSeq: number }
+  | { type: "snapshot"; revision: number; text: string; lastSeq: number; epoch: string }
   | { type: "language"; language: string; userId: number | null; userName: string | null }
   | { type: "userInfo"; id: number; info: UserInfo | null }
   | { type: "userCursor"; id: number; cursors: number[]; selections: [number, number][] }
@@ -84,6 +91,7 @@ export function encode(msg: ClientMessage): string {
   switch (msg.type) {
     case "hello": {
       const hello: Record<string, unknown> = { client: msg.client, revision: msg.revision };
+      if (msg.revision !== null && msg.epoch) hello.epoch = msg.epoch;
       if (msg.info) hello.info = { name: msg.info.name, hue: msg.info.hue };
       return JSON.stringify({ Hello: hello });
     }
@@ -205,6 +213,7 @@ export function decode(data: string): ServerMessage {
         revision: uint(o.revision, "Snapshot.revision"),
         text: str(o.text, "Snapshot.text"),
         lastSeq: uint(o.last_seq ?? 0, "Snapshot.last_seq"),
+        epoch: str(o.epoch ?? "", "Snapshot.epoch"),
       };
     }
     case "Language": {

@@ -1,17 +1,19 @@
-// Rebasing the editor's text onto a server snapshot.
+// Rebasing the editor's text onto a server snapshot, when the Doc cannot.
 //
-// When the server cannot bring this tab up to date by history (it lost its
-// history in a crash, or we are too far behind) it sends the whole text
-// instead. The editor may hold edits the server never applied, and the
-// user must not see the text jump or lose a keystroke. So the tab keeps
-// its own text: it starts a fresh Doc from the snapshot and submits the
-// difference "snapshot → editor text" as one local edit.
+// Normally a snapshot that replaces the history (this tab was too far
+// behind, or the server lost edits in a crash) is handled by the Doc
+// itself (Doc.rebase, session.ts): it knows the server text its pending
+// edits are based on, so it transforms them past the change "known server
+// text → snapshot" and nothing is applied twice or undone.
 //
-// The trade-off, chosen on purpose: this never loses local text, but it
-// can resurrect text that others deleted during the window the server
-// lost (the diff sees it only as "text the editor has and the snapshot
-// lacks"). Losing a user's words silently is worse than showing a deletion
-// that has to be redone.
+// This file is the fallback for when there is no trustworthy Doc: after a
+// divergence (a message that did not apply), or when the user resumes
+// from a refused edit. The tab keeps its own text: it starts a fresh Doc
+// from the snapshot and submits the difference "snapshot → editor text" as
+// one local edit. That never loses local text, but it can resurrect text
+// that others deleted meanwhile (the diff sees it only as "text the
+// editor has and the snapshot lacks"). Losing a user's words silently is
+// worse than showing a deletion that has to be redone.
 
 import diff from "fast-diff";
 

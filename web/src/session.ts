@@ -86,6 +86,9 @@ export class Session {
   /** The Doc no longer mirrors the editor (see `bug`): local edits stay in
    * the editor until the next snapshot rebases them. */
   private diverged = false;
+  /** The document epoch of `doc`'s revision (from the last Snapshot),
+   * sent back with Hello: revisions of another epoch get a snapshot. */
+  private epoch = "";
   private pauseCheck: ReturnType<typeof setTimeout> | null = null;
   private readonly backoff = new Backoff();
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -293,7 +296,13 @@ export class Session {
     performance.mark("tandem:socket-open");
     this.catchingUp = true;
     const revision = this.freshJoin || !this.doc ? null : this.doc.revision;
-    socket.send({ type: "hello", client: this.o.clientKey, revision, info: this.o.info() });
+    socket.send({
+      type: "hello",
+      client: this.o.clientKey,
+      revision,
+      epoch: this.epoch,
+      info: this.o.info(),
+    });
   }
 
   private closed(socket: Connection, code: number, reason: string, wasOpen: boolean): void {
@@ -380,6 +389,7 @@ export class Session {
         this.doc?.identified(m.user);
         return;
       case "snapshot":
+        this.epoch = m.epoch;
         return this.snapshot(m.text, m.revision, m.lastSeq);
       case "history":
         return this.history(m.start, m.operations);
@@ -438,6 +448,25 @@ export class Session {
   /** The catch-up of a fresh join, or a snapshot instead of history. */
   private snapshot(text: string, revision: number, lastSeq: number): void {
     const old = this.doc;
+    if (old && !this.diverged && !this.discardLocal) {
+      // The Doc knows the server text its pending edits are based on:
+      // rebase them onto the snapshot (acknowledged ones are not applied
+      // twice, others' edits are not undone; see Doc.rebase).
+      let changes;
+      try {
+        changes = old.rebase(text, revision, lastSeq);
+      } catch (e) {
+        return this.bug(`snapshot rebase: ${(e as Error).message}`);
+      }
+      if (this.user !== null) old.identified(this.user);
+      this.editor.applyRemote([changes]);
+      this.freshJoin = false;
+      if (this.catchingUp) return this.caughtUp();
+      const sub = old.resume();
+      if (sub) this.sendEdit(sub);
+      this.reportSynced();
+      return;
+    }
     const nextSeq = Math.max(old?.nextSeq ?? 1, this.usedSeq + 1, lastSeq + 1);
     const doc = Doc.withNextSeq(text, revision, nextSeq);
     if (this.user !== null) doc.identified(this.user);

@@ -9,6 +9,13 @@ describe("encode", () => {
     expect(JSON.parse(encode({ type: "hello", client: "abc", revision: 7 }))).toEqual({
       Hello: { client: "abc", revision: 7 },
     });
+    expect(JSON.parse(encode({ type: "hello", client: "abc", revision: 7, epoch: "e1" }))).toEqual({
+      Hello: { client: "abc", revision: 7, epoch: "e1" },
+    });
+    // No epoch without a revision: it qualifies the revision.
+    expect(JSON.parse(encode({ type: "hello", client: "abc", revision: null, epoch: "e1" }))).toEqual({
+      Hello: { client: "abc", revision: null },
+    });
     expect(JSON.parse(encode({ type: "edit", revision: 3, seq: 12, operation: [10, "hi", -2] }))).toEqual({
       Edit: { revision: 3, seq: 12, operation: [10, "hi", -2] },
     });
@@ -36,7 +43,11 @@ describe("decode", () => {
       revision: 9,
       text: "héllo 😀",
       lastSeq: 4,
+      epoch: "",
     });
+    expect(
+      decode('{"Snapshot":{"revision":9,"last_seq":4,"epoch":"00ff00ff00ff00ff","text":""}}'),
+    ).toEqual({ type: "snapshot", revision: 9, text: "", lastSeq: 4, epoch: "00ff00ff00ff00ff" });
     expect(decode('{"Language":{"language":"rust","user_id":null,"user_name":null}}')).toEqual({
       type: "language",
       language: "rust",
