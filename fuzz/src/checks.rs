@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use tandem_ot::{Component, Operation, Text};
+use tandem_server::access::{Access, ChangeError};
 use tandem_server::document::{Document, EditOutcome, JoinError, Session};
 use tandem_server::protocol::client::{self, ServerMsg};
 use tandem_server::protocol::{self, encode, ClientMsg, Close, CursorData, ErrorCode, UserInfo};
@@ -327,6 +328,7 @@ fn client_round_trip(m: &ClientMsg) {
             }
         }
         ClientMsg::SetOtp(o) => client::set_otp(o.enabled),
+        ClientMsg::SetViewLink(o) => client::set_view_link(o.enabled),
     };
     let back = protocol::decode(&encoded)
         .unwrap_or_else(|e| panic!("{encoded} (from {m:?}) does not decode: {e}"));
@@ -361,6 +363,10 @@ fn server_round_trip(m: &ServerMsg) {
             },
         ),
         ServerMsg::Otp(o) => encode::otp(o.otp.as_deref(), o.user_id, o.user_name.as_deref()),
+        ServerMsg::ViewLink(v) => {
+            encode::view_link(v.secret.as_deref(), v.user_id, v.user_name.as_deref())
+        }
+        ServerMsg::ReadOnly(_) => encode::read_only(),
         ServerMsg::Error(e) => match ErrorCode::ALL.iter().find(|c| c.as_str() == e.code) {
             Some(code) => encode::error(*code, &e.message),
             None => return,
@@ -470,10 +476,13 @@ impl Model {
             (Some(_), false) => Some("wrong".to_owned()),
             (None, _) => None,
         };
-        match self
-            .doc
-            .join(revision, None, info, otp::hash(KEYS[slot]), otp.as_deref())
-        {
+        match self.doc.join(
+            revision,
+            None,
+            info,
+            otp::hash(KEYS[slot]),
+            &Access::new(otp.as_deref(), None),
+        ) {
             Ok((session, greeting)) => {
                 assert!(self.otp.is_none() || good_otp, "joined with a wrong OTP");
                 self.check_greeting(&greeting, revision, slot);
@@ -523,6 +532,7 @@ impl Model {
                 assert_eq!(self.ops.last(), Some(&expected), "the server's transform");
             }
             Ok(EditOutcome::Duplicate) => panic!("seq {seq} is new"),
+            Ok(EditOutcome::ReadOnly) => panic!("an editor's edit was refused as read-only"),
             Err(Close::RevisionOutOfRange(_)) => assert!(revision > current),
             Err(Close::DoesNotApply(_)) => assert!(expected.is_none(), "a fitting edit refused"),
             Err(Close::DocumentTooLarge(_)) => {
@@ -572,13 +582,25 @@ impl Model {
                 }
             }
             ClientMsg::SetOtp(o) => self.set_otp(slot, o.enabled),
+            ClientMsg::SetViewLink(o) => self.set_view_link(slot, o.enabled),
         }
     }
 
     fn set_otp(&mut self, slot: usize, enabled: bool) {
         let by = self.slots[slot].as_ref().map(|s| s.user);
         self.otp = enabled.then(|| format!("otp-{}", self.revision()));
-        self.doc.apply_otp(by, self.otp.clone());
+        let change = self.doc.plan_otp(self.otp.clone(), None).expect("plans");
+        self.doc.apply_protection(by, &change);
+    }
+
+    /// A read-only link can be made exactly when the document is protected.
+    fn set_view_link(&mut self, slot: usize, enabled: bool) {
+        let by = self.slots[slot].as_ref().map(|s| s.user);
+        match self.doc.plan_view(enabled) {
+            Ok(change) => self.doc.apply_protection(by, &change),
+            Err(ChangeError::NotProtected) => assert!(enabled && self.otp.is_none()),
+            Err(e) => panic!("read-only link change failed: {e}"),
+        }
     }
 
     /// A snapshot write: the journal before its revision is dropped.
@@ -640,8 +662,8 @@ impl Model {
             let otp = self.otp.as_deref();
             // The snapshot may predate a protection change; try both.
             let joined = back
-                .join(None, None, None, hash, otp)
-                .or_else(|_| back.join(None, None, None, hash, None));
+                .join(None, None, None, hash, &Access::new(otp, None))
+                .or_else(|_| back.join(None, None, None, hash, &Access::new(None, None)));
             if let Ok((_, greeting)) = joined {
                 let Ok(ServerMsg::Snapshot(snap)) = client::decode(&greeting[1]) else {
                     panic!("fresh join without a snapshot: {greeting:?}");
@@ -662,7 +684,13 @@ pub fn document(data: &[u8]) {
     let mut b = Bytes::new(data);
     let doc = Document::new("fuzz".into());
     let (observer, greeting) = doc
-        .join(None, None, None, otp::hash("fuzz-observer-key"), None)
+        .join(
+            None,
+            None,
+            None,
+            otp::hash("fuzz-observer-key"),
+            &Access::new(None, None),
+        )
         .expect("joins");
     let mut m = Model {
         doc,

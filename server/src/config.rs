@@ -74,8 +74,8 @@ pub struct Config {
     /// Most documents in memory; beyond it idle ones are unloaded, and new
     /// ones refused if none can be (0: no limit).
     pub max_documents_in_memory: usize,
-    /// Wrong OTPs one address may send per minute before it is blocked
-    /// for the rest of the minute.
+    /// Wrong OTPs or view secrets (counted together) one address may send
+    /// per minute before it is blocked for the rest of the minute.
     pub otp_failures_per_minute: u32,
     /// The header a trusted reverse proxy puts the client address in
     /// (e.g. `X-Forwarded-For`); unset: the socket's peer address.
@@ -131,8 +131,8 @@ All configuration is through environment variables:
                                  second; faster ones are coalesced             [30]
   MAX_DOCUMENTS_IN_MEMORY        most documents in memory; idle ones are
                                  unloaded first (0 = no limit)                 [10000]
-  OTP_FAILURES_PER_MINUTE        wrong OTPs per client address and minute
-                                 before it is blocked for the minute           [10]
+  OTP_FAILURES_PER_MINUTE        wrong OTPs or view secrets per client
+                                 address and minute before it is blocked       [10]
   TRUSTED_PROXY_HEADER           header with the client address set by your
                                  reverse proxy, e.g. X-Forwarded-For           []
   ALLOWED_ORIGINS                comma-separated origins allowed to open

@@ -16,9 +16,10 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 use tokio::time::{timeout, Instant};
 
+use crate::access::{Access, ChangeError, Role};
 use crate::document::{Document, EditOutcome, JoinError, Session};
 use crate::protocol::{self, encode, ClientInfo, ClientMsg, Close, CursorMsg, ErrorCode, UserInfo};
-use crate::registry::{LoadError, Registry};
+use crate::registry::{LoadError, OtpChangeError, Registry};
 use crate::validate;
 use crate::ws::{Message, WebSocket};
 
@@ -40,12 +41,14 @@ impl From<Close> for End {
     }
 }
 
-/// Serves one upgraded connection to document `id` until it ends.
+/// Serves one upgraded connection to document `id`, admitted with
+/// `access` (an OTP, or a view secret for read-only access), until it
+/// ends.
 pub async fn serve(
     ws: WebSocket,
     registry: Arc<Registry>,
     id: String,
-    otp: Option<String>,
+    access: Access,
     shutdown: watch::Receiver<bool>,
 ) {
     let metrics = registry.metrics.clone();
@@ -61,7 +64,7 @@ pub async fn serve(
         deferred_cursor: None,
         throttled: false,
     };
-    let end = conn.run(&mut rx, &id, otp.as_deref()).await;
+    let end = conn.run(&mut rx, &id, &access).await;
     match end {
         End::Close(close) => {
             tracing::debug!(doc = %id, code = close.code(), reason = %close.reason(), "closing connection");
@@ -158,7 +161,7 @@ impl Bucket {
 }
 
 impl Connection<'_> {
-    async fn run(&mut self, rx: &mut Rx, id: &str, otp: Option<&str>) -> End {
+    async fn run(&mut self, rx: &mut Rx, id: &str, access: &Access) -> End {
         let config = self.registry.config.clone();
         let mut shutdown = self.shutdown.clone();
         let first = tokio::select! {
@@ -202,7 +205,7 @@ impl Connection<'_> {
                 hello.epoch.as_deref(),
                 info.clone(),
                 key_hash,
-                otp,
+                access,
             ) {
                 Ok((session, greeting)) => break (doc, session, greeting),
                 Err(JoinError::Unauthorized) => return Close::Unauthorized.into(),
@@ -308,6 +311,20 @@ impl Connection<'_> {
             self.pace().await?;
         }
         let registry = self.registry;
+        if session.role == Role::Viewer {
+            let refused = match &msg {
+                ClientMsg::Edit(_) => Some("edits are"),
+                ClientMsg::SetLanguage(_) => Some("changing the language is"),
+                ClientMsg::SetOtp(_) => Some("changing the protection is"),
+                ClientMsg::SetViewLink(_) => Some("changing the read-only link is"),
+                _ => None,
+            };
+            if let Some(what) = refused {
+                let message =
+                    format!("{what} not allowed: this connection was opened with a read-only link");
+                return self.error(ErrorCode::ReadOnly, &message).await;
+            }
+        }
         match msg {
             ClientMsg::Hello(_) => {
                 self.error(ErrorCode::UnexpectedHello, "Hello was already received")
@@ -322,6 +339,10 @@ impl Connection<'_> {
                     EditOutcome::Duplicate => {
                         let message = format!("edit {seq} was already applied");
                         self.error(ErrorCode::DuplicateEdit, &message).await?
+                    }
+                    EditOutcome::ReadOnly => {
+                        let message = "edits are not allowed: this connection is read-only";
+                        self.error(ErrorCode::ReadOnly, message).await?
                     }
                 }
             }
@@ -342,10 +363,27 @@ impl Connection<'_> {
                 self.apply_deferred_cursor(doc, session).await?
             }
             ClientMsg::SetOtp(set) => {
-                if let Err(e) = registry.set_otp(doc, Some(session.user), set.enabled).await {
+                let change = registry.set_otp(doc, Some(session.user), set.enabled, None);
+                if let Err(e) = change.await {
                     tracing::error!(doc = %doc.id, "OTP change failed: {e}");
                     self.error(ErrorCode::PersistenceFailed, &e.to_string())
                         .await?
+                }
+            }
+            ClientMsg::SetViewLink(set) => {
+                match registry
+                    .set_view_link(doc, Some(session.user), set.enabled)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(e @ OtpChangeError::Refused(ChangeError::NotProtected)) => {
+                        self.error(ErrorCode::NotProtected, &e.to_string()).await?
+                    }
+                    Err(e) => {
+                        tracing::error!(doc = %doc.id, "read-only link change failed: {e}");
+                        self.error(ErrorCode::PersistenceFailed, &e.to_string())
+                            .await?
+                    }
                 }
             }
         }

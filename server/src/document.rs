@@ -15,7 +15,8 @@ use parking_lot::RwLock;
 use tandem_ot::{Operation, Text, UserId};
 use tokio::sync::Notify;
 
-use crate::otp::{self, Hash};
+use crate::access::{Access, Change, ChangeError, Protection, Role};
+use crate::otp::Hash;
 use crate::protocol::{encode, Close, CursorData, CursorMsg, EditMsg, UserInfo};
 use crate::store::{JournalBatch, JournalEntry, StoredClient, StoredDocument};
 
@@ -97,6 +98,16 @@ struct OtpEvent {
     user_name: Option<String>,
 }
 
+/// The last read-only link change, as broadcast to editors.
+struct ViewEvent {
+    /// The new view secret, `None` when the link was removed.
+    secret: Option<String>,
+    /// Who changed it.
+    user_id: Option<UserId>,
+    /// Their name at the time.
+    user_name: Option<String>,
+}
+
 /// A user of the document (one client identity).
 #[derive(Default)]
 struct User {
@@ -149,6 +160,7 @@ enum Meta {
     Cursor(UserId),
     Language,
     Otp,
+    ViewLink,
 }
 
 struct DocState {
@@ -160,10 +172,12 @@ struct DocState {
     history_start: u64,
     /// The language, if set.
     language: Option<Language>,
-    /// Hash of the OTP, when protected.
-    otp_hash: Option<Hash>,
+    /// The OTP and the read-only link.
+    protection: Protection,
     /// The last protection change, for broadcasting it.
     last_otp_event: Option<OtpEvent>,
+    /// The last read-only link change, for broadcasting it to editors.
+    last_view_event: Option<ViewEvent>,
     /// Users by id.
     users: HashMap<UserId, User>,
     /// Client identities by hash of their key.
@@ -329,6 +343,11 @@ impl DocState {
 pub struct Session {
     /// The user id of this connection's client identity.
     pub user: UserId,
+    /// What this connection may do.
+    pub role: Role,
+    /// For a viewer admitted with the view secret: that secret's
+    /// generation (see [`Protection::view_generation`]).
+    view_generation: Option<u64>,
     /// Hash of the client identity, to find its record.
     key_hash: Hash,
     /// The generation this connection was given at `Hello`.
@@ -357,6 +376,8 @@ pub enum EditOutcome {
     Applied(u64),
     /// Its `seq` was already applied; nothing changed.
     Duplicate,
+    /// It came from a viewer; nothing changed.
+    ReadOnly,
 }
 
 impl Document {
@@ -377,7 +398,7 @@ impl Document {
             user_id: None,
             user_name: None,
         });
-        state.otp_hash = s.otp_hash;
+        state.protection = Protection::from_stored(s.otp_hash, s.view);
         state.next_user_id = s.next_user_id.max(1);
         state.created_at_ms = s.created_at_ms;
         for c in s.clients {
@@ -442,12 +463,9 @@ impl Document {
         self.state.read().connections
     }
 
-    /// Whether `provided` opens this document.
-    pub fn authorize(&self, provided: Option<&str>) -> bool {
-        match &self.state.read().otp_hash {
-            None => true,
-            Some(h) => otp::verify(h, provided),
-        }
+    /// Whether `access` opens this document.
+    pub fn authorize(&self, access: &Access) -> bool {
+        self.state.read().protection.admits(access)
     }
 
     /// This in-memory life's epoch (see the field).
@@ -457,16 +475,17 @@ impl Document {
 
     /// Registers a connection whose `Hello` said it has `revision` of
     /// `epoch` (no epoch: trusted to be this one) and is `info`,
-    /// presenting `otp`. Returns its session and the messages that
-    /// greet it (identity, catch-up, metadata). `key_hash` is the hash of
-    /// the validated client key.
+    /// presenting `access` (an OTP, or a view secret for read-only
+    /// access). Returns its session and the messages that greet it
+    /// (identity, catch-up, metadata). `key_hash` is the hash of the
+    /// validated client key.
     pub fn join(
         &self,
         revision: Option<u64>,
         epoch: Option<&str>,
         info: Option<UserInfo>,
         key_hash: Hash,
-        otp: Option<&str>,
+        access: &Access,
     ) -> Result<(Session, Vec<String>), JoinError> {
         let mut s = self.state.write();
         // Checked under the lock that eviction also takes, so a joiner that
@@ -474,12 +493,8 @@ impl Document {
         if self.is_evicted() {
             return Err(JoinError::Evicted);
         }
-        if let Some(h) = &s.otp_hash {
-            if !otp::verify(h, otp) {
-                return Err(JoinError::Unauthorized);
-            }
-        }
-        let protected = s.otp_hash.is_some();
+        let admission = s.protection.admit(access).ok_or(JoinError::Unauthorized)?;
+        let protected = s.protection.is_protected();
         let next_user_id = s.next_user_id;
         let record = s.clients.entry(key_hash).or_insert(ClientRecord {
             user_id: next_user_id,
@@ -544,8 +559,20 @@ impl Document {
                 msgs.push(json.to_owned());
             }
         }
-        msgs.push(encode::otp(if protected { otp } else { None }, None, None));
+        match admission.role {
+            Role::Editor => {
+                if let Some(secret) = s.protection.view_secret() {
+                    msgs.push(encode::view_link(Some(secret), None, None));
+                }
+                let otp = if protected { access.otp() } else { None };
+                msgs.push(encode::otp(otp, None, None));
+            }
+            // Never the OTP, nor the read-only link's secret.
+            Role::Viewer => msgs.push(encode::read_only()),
+        }
         let session = Session {
+            role: admission.role,
+            view_generation: admission.view_generation,
             user,
             key_hash,
             generation,
@@ -587,6 +614,13 @@ impl Document {
         if current != Some(session.generation) {
             return Err(Close::Replaced);
         }
+        if session
+            .view_generation
+            .is_some_and(|g| g != s.protection.view_generation())
+        {
+            return Err(Close::ViewRevoked);
+        }
+        let editor = session.role == Role::Editor;
         let mut msgs = Vec::new();
         let revision = s.revision();
         if session.sent_revision < revision {
@@ -610,6 +644,7 @@ impl Document {
                 all.extend(s.users.keys().map(|u| Meta::Info(*u)));
                 all.push(Meta::Language);
                 all.push(Meta::Otp);
+                all.push(Meta::ViewLink);
                 all
             } else {
                 let from = (session.seen_meta - s.meta_start) as usize;
@@ -650,7 +685,8 @@ impl Document {
                         done.insert(m);
                         msgs.extend(s.language_msg());
                     }
-                    Meta::Otp => {
+                    // Secrets go to editors only.
+                    Meta::Otp if editor => {
                         done.insert(m);
                         if let Some(e) = &s.last_otp_event {
                             msgs.push(encode::otp(
@@ -660,6 +696,17 @@ impl Document {
                             ));
                         }
                     }
+                    Meta::ViewLink if editor => {
+                        done.insert(m);
+                        if let Some(e) = &s.last_view_event {
+                            msgs.push(encode::view_link(
+                                e.secret.as_deref(),
+                                e.user_id,
+                                e.user_name.as_deref(),
+                            ));
+                        }
+                    }
+                    Meta::Otp | Meta::ViewLink => {}
                     Meta::Info(_) | Meta::Cursor(_) => {}
                 }
             }
@@ -677,6 +724,9 @@ impl Document {
         msg: EditMsg,
         max_bytes: usize,
     ) -> Result<EditOutcome, Close> {
+        if session.role == Role::Viewer {
+            return Ok(EditOutcome::ReadOnly);
+        }
         let mut s = self.state.write();
         let record = s.clients.get(&session.key_hash).ok_or(Close::Replaced)?;
         if record.generation != session.generation {
@@ -838,10 +888,14 @@ impl Document {
     }
 
     /// A consistent copy of everything stored, with the change counter it
-    /// reflects. `otp_override` replaces the protection in the copy (used to
+    /// reflects. `change` replaces the protection in the copy (used to
     /// persist a protection change before it takes effect).
-    pub fn snapshot(&self, otp_override: Option<Option<Hash>>) -> (StoredDocument, u64) {
+    pub fn snapshot(&self, change: Option<&Change>) -> (StoredDocument, u64) {
         let s = self.state.read();
+        let (otp_hash, view) = match change {
+            Some(c) => c.stored(),
+            None => s.protection.stored(),
+        };
         let now_ms = now_ms();
         let last_used_ms = now_ms - s.since_used().as_millis() as i64;
         let doc = StoredDocument {
@@ -849,7 +903,8 @@ impl Document {
             text: s.text.to_string(),
             revision: s.revision(),
             language: s.language.as_ref().map(|l| l.name.clone()),
-            otp_hash: otp_override.unwrap_or(s.otp_hash),
+            otp_hash,
+            view,
             next_user_id: s.next_user_id,
             clients: s
                 .clients
@@ -878,18 +933,47 @@ impl Document {
         s.last_write = Instant::now();
     }
 
-    /// Applies a protection change that has been persisted, and broadcasts
-    /// it. `otp` is the new OTP (`None`: unprotected).
-    pub fn apply_otp(&self, by: Option<UserId>, otp: Option<String>) {
+    /// Plans setting the OTP to `new` (`None`: unprotect); `presented` is
+    /// the OTP the requester showed, if any (see [`Protection::plan_otp`]).
+    /// Nothing changes until [`Document::apply_protection`].
+    pub fn plan_otp(
+        &self,
+        new: Option<String>,
+        presented: Option<&str>,
+    ) -> Result<Change, ChangeError> {
+        self.state.write().protection.plan_otp(new, presented)
+    }
+
+    /// Plans a new read-only link (or its removal, `enabled` false).
+    /// Nothing changes until [`Document::apply_protection`].
+    pub fn plan_view(&self, enabled: bool) -> Result<Change, ChangeError> {
+        self.state.write().protection.plan_view(enabled)
+    }
+
+    /// Applies a protection change that has been persisted, on behalf of
+    /// `by`, and broadcasts it: a new OTP to editors as `OTP`, a new or
+    /// removed read-only link to editors as `ViewLink` (which also
+    /// disconnects the viewers of the old one).
+    pub fn apply_protection(&self, by: Option<UserId>, change: &Change) {
         let mut s = self.state.write();
-        s.otp_hash = otp.as_deref().map(otp::hash);
+        s.protection.apply(change);
         let user_name = by.and_then(|u| s.user_name(u));
-        s.last_otp_event = Some(OtpEvent {
-            otp,
-            user_id: by,
-            user_name,
-        });
-        s.push_meta(Meta::Otp);
+        if let Some(otp) = change.new_otp() {
+            s.last_otp_event = Some(OtpEvent {
+                otp: otp.map(str::to_owned),
+                user_id: by,
+                user_name: user_name.clone(),
+            });
+            s.push_meta(Meta::Otp);
+        }
+        if let Some(secret) = change.new_view() {
+            s.last_view_event = Some(ViewEvent {
+                secret: secret.map(str::to_owned),
+                user_id: by,
+                user_name,
+            });
+            s.push_meta(Meta::ViewLink);
+        }
         // Already persisted with the snapshot that carried it; other
         // unsaved changes keep the document dirty on their own.
         drop(s);
@@ -1021,8 +1105,9 @@ impl DocState {
             history: VecDeque::new(),
             history_start: 0,
             language: None,
-            otp_hash: None,
+            protection: Protection::default(),
             last_otp_event: None,
+            last_view_event: None,
             users: HashMap::new(),
             clients: HashMap::new(),
             next_user_id: 1,
@@ -1114,7 +1199,8 @@ mod tests {
             name: "Ann".into(),
             hue: 10,
         };
-        doc.join(revision, None, Some(info), key, otp)
+        let access = Access::new(otp, None);
+        doc.join(revision, None, Some(info), key, &access)
     }
 
     fn cursor(cursors: &[i128], selections: &[(i128, i128)], revision: Option<u64>) -> CursorMsg {
@@ -1197,7 +1283,10 @@ mod tests {
         let (_, greeting) = join(&doc, Some(9), [1; 32], None).unwrap();
         assert_eq!(
             greeting[1],
-            r#"{"Snapshot":{"revision":1,"last_seq":1,"text":"ab"}}"#
+            format!(
+                r#"{{"Snapshot":{{"revision":1,"last_seq":1,"epoch":"{}","text":"ab"}}}}"#,
+                doc.epoch()
+            )
         );
     }
 
@@ -1244,15 +1333,63 @@ mod tests {
     fn otp_is_checked_at_join() {
         let doc = Document::new("d".into());
         let (a, _) = join(&doc, None, [1; 32], None).unwrap();
-        doc.apply_otp(Some(a.user), Some("secret-otp-12345".into()));
-        assert!(!doc.authorize(None));
-        assert!(doc.authorize(Some("secret-otp-12345")));
+        let change = doc.plan_otp(Some("secret-otp-12345".into()), None).unwrap();
+        doc.apply_protection(Some(a.user), &change);
+        assert!(!doc.authorize(&Access::new(None, None)));
+        assert!(doc.authorize(&Access::new(Some("secret-otp-12345"), None)));
         assert_eq!(
             join(&doc, None, [2; 32], Some("wrong")).unwrap_err(),
             JoinError::Unauthorized
         );
         let (_, greeting) = join(&doc, None, [2; 32], Some("secret-otp-12345")).unwrap();
         assert!(greeting.last().unwrap().contains("secret-otp-12345"));
+    }
+
+    #[test]
+    fn viewers_get_no_secrets_and_go_when_their_link_does() {
+        let doc = Document::new("d".into());
+        let (mut a, _) = join(&doc, None, [1; 32], None).unwrap();
+        let otp = "secret-otp-12345";
+        doc.apply_protection(Some(a.user), &doc.plan_otp(Some(otp.into()), None).unwrap());
+        let change = doc.plan_view(true).unwrap();
+        let secret = change.new_view().flatten().unwrap().to_owned();
+        doc.apply_protection(Some(a.user), &change);
+        let msgs = doc.updates(&mut a).unwrap();
+        assert!(msgs.iter().any(|m| m.contains(&secret)), "{msgs:?}");
+
+        let view = Access::new(None, Some(&secret));
+        let (mut v, greeting) = doc.join(None, None, None, [2; 32], &view).unwrap();
+        assert_eq!(v.role, Role::Viewer);
+        assert_eq!(greeting.last().unwrap(), r#"{"ReadOnly":{}}"#);
+        assert!(greeting
+            .iter()
+            .all(|m| !m.contains(otp) && !m.contains(&secret)));
+        assert_eq!(
+            doc.edit(&v, edit(0, 1, r#"["x"]"#), 100),
+            Ok(EditOutcome::ReadOnly)
+        );
+        assert_eq!(doc.text(), "");
+        // A rotated OTP and a resync of everything leak nothing either.
+        doc.apply_protection(
+            Some(a.user),
+            &doc.plan_otp(Some("another-otp-6789".into()), None).unwrap(),
+        );
+        v.seen_meta = 0;
+        doc.state.write().meta_start = 1;
+        let msgs = doc.updates(&mut v).unwrap();
+        assert!(
+            msgs.iter()
+                .all(|m| !m.contains("OTP") && !m.contains("ViewLink")),
+            "{msgs:?}"
+        );
+        // Replacing the link ends the viewer's connection, not the editor's.
+        doc.apply_protection(Some(a.user), &doc.plan_view(true).unwrap());
+        assert_eq!(doc.updates(&mut v), Err(Close::ViewRevoked));
+        assert!(doc.updates(&mut a).is_ok());
+        assert_eq!(
+            doc.join(None, None, None, [2; 32], &view).unwrap_err(),
+            JoinError::Unauthorized
+        );
     }
 
     #[test]

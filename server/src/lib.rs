@@ -6,6 +6,8 @@
 //! - [`protocol`]: the wire format — the only module that knows it.
 //! - [`document`]: one hot document (text, history, users, cursors) behind
 //!   a lock, with its wake-up `Notify`; synchronous, no IO.
+//! - [`access`]: who may do what with a document — the OTP (editors) and
+//!   the read-only link's view secret (viewers); planned, then applied.
 //! - [`registry`]: the map of hot documents; loading, saving, eviction.
 //! - [`connection`]: one WebSocket: handshake, send/receive loop, close
 //!   codes.
@@ -22,6 +24,7 @@
 //! - [`server`]: wiring and graceful shutdown.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod config;
 pub mod connection;
 pub mod document;

@@ -9,7 +9,7 @@ use crate::protocol::{Close, ErrorCode};
 
 /// Close kinds counted (see [`Close::kind`]), plus connections that were
 /// dropped without a close frame.
-const CLOSE_KINDS: [&str; 12] = [
+const CLOSE_KINDS: [&str; 13] = [
     "message_too_large",
     "internal",
     "restarting",
@@ -17,6 +17,7 @@ const CLOSE_KINDS: [&str; 12] = [
     "replaced",
     "malformed",
     "unauthorized",
+    "view_revoked",
     "timeout",
     "revision_out_of_range",
     "document_too_large",
@@ -108,7 +109,7 @@ impl Metrics {
             ("tandem_edits_total", "Edits applied.", &self.edits),
             (
                 "tandem_unauthorized_total",
-                "Requests refused for a missing or wrong OTP.",
+                "Requests refused for a missing or wrong OTP or view secret.",
                 &self.unauthorized,
             ),
             (

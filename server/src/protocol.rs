@@ -30,6 +30,9 @@ pub enum ClientMsg {
     /// Protect, rotate or unprotect.
     #[serde(rename = "SetOTP", deserialize_with = "object")]
     SetOtp(SetOtp),
+    /// Make (or replace) the read-only link, or remove it.
+    #[serde(deserialize_with = "object")]
+    SetViewLink(SetViewLink),
 }
 
 /// `Hello`: who the client is and what it already has.
@@ -110,6 +113,14 @@ pub struct SetOtp {
     pub enabled: bool,
 }
 
+/// `SetViewLink`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SetViewLink {
+    /// Make a new read-only link (replacing any) when true, remove it when
+    /// false.
+    pub enabled: bool,
+}
+
 /// Reads `T` only from a JSON object (see [`ClientMsg`]).
 fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
@@ -179,11 +190,15 @@ pub enum ErrorCode {
     PersistenceFailed,
     /// Messages arrive faster than `MAX_MESSAGES_PER_SECOND`.
     RateLimited,
+    /// A viewer (read-only link) sent something only editors may send.
+    ReadOnly,
+    /// `SetViewLink` on a document that is not protected.
+    NotProtected,
 }
 
 impl ErrorCode {
     /// Every code, for metrics.
-    pub const ALL: [ErrorCode; 7] = [
+    pub const ALL: [ErrorCode; 9] = [
         ErrorCode::InvalidLanguage,
         ErrorCode::InvalidClientInfo,
         ErrorCode::InvalidCursor,
@@ -191,6 +206,8 @@ impl ErrorCode {
         ErrorCode::UnexpectedHello,
         ErrorCode::PersistenceFailed,
         ErrorCode::RateLimited,
+        ErrorCode::ReadOnly,
+        ErrorCode::NotProtected,
     ];
 
     /// The code as sent.
@@ -203,6 +220,8 @@ impl ErrorCode {
             ErrorCode::UnexpectedHello => "unexpected_hello",
             ErrorCode::PersistenceFailed => "persistence_failed",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ReadOnly => "read_only",
+            ErrorCode::NotProtected => "not_protected",
         }
     }
 }
@@ -224,6 +243,9 @@ pub enum Close {
     Malformed(String),
     /// 4401: the OTP changed before the join completed.
     Unauthorized,
+    /// 4403: the read-only link this viewer came in with was replaced or
+    /// removed.
+    ViewRevoked,
     /// 4408: no Hello in time, or silence.
     Timeout(&'static str),
     /// 4409: edit revision ahead of the server or older than its history.
@@ -245,6 +267,7 @@ impl Close {
             Close::Replaced => 4000,
             Close::Malformed(_) => 4400,
             Close::Unauthorized => 4401,
+            Close::ViewRevoked => 4403,
             Close::Timeout(_) => 4408,
             Close::RevisionOutOfRange(_) => 4409,
             Close::DocumentTooLarge(_) => 4413,
@@ -262,6 +285,7 @@ impl Close {
             Close::Replaced => "replaced",
             Close::Malformed(_) => "malformed",
             Close::Unauthorized => "unauthorized",
+            Close::ViewRevoked => "view_revoked",
             Close::Timeout(_) => "timeout",
             Close::RevisionOutOfRange(_) => "revision_out_of_range",
             Close::DocumentTooLarge(_) => "document_too_large",
@@ -280,6 +304,9 @@ impl Close {
             Close::Replaced => "replaced by a newer connection of the same client".to_owned(),
             Close::Malformed(why) => format!("malformed message: {why}"),
             Close::Unauthorized => "unauthorized".to_owned(),
+            Close::ViewRevoked => {
+                "read-only link revoked: ask an editor of the document for the new link".to_owned()
+            }
             Close::Timeout(what) => format!("timeout: {what}"),
             Close::RevisionOutOfRange(why) => format!("revision out of range: {why}"),
             Close::DocumentTooLarge(why) => format!("document too large: {why}"),
@@ -412,6 +439,34 @@ pub mod encode {
         }))
     }
 
+    /// `{"ViewLink":{"secret":…,"user_id":…,"user_name":…}}` (editors only).
+    pub fn view_link(
+        secret: Option<&str>,
+        user_id: Option<UserId>,
+        user_name: Option<&str>,
+    ) -> String {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            secret: Option<&'a str>,
+            user_id: Option<UserId>,
+            user_name: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        enum Msg<'a> {
+            ViewLink(Body<'a>),
+        }
+        json(&Msg::ViewLink(Body {
+            secret,
+            user_id,
+            user_name,
+        }))
+    }
+
+    /// `{"ReadOnly":{}}`: the end of a viewer's greeting.
+    pub fn read_only() -> String {
+        r#"{"ReadOnly":{}}"#.to_owned()
+    }
+
     /// `{"Error":{"code":…,"message":…}}`.
     pub fn error(code: ErrorCode, message: &str) -> String {
         #[derive(Serialize)]
@@ -455,9 +510,28 @@ pub mod client {
         /// Protection state.
         #[serde(rename = "OTP")]
         Otp(OtpMsg),
+        /// The read-only link (editors only).
+        ViewLink(ViewLinkMsg),
+        /// This connection is read-only (the end of a viewer's greeting).
+        ReadOnly(ReadOnlyMsg),
         /// A refused request.
         Error(ErrorMsg),
     }
+
+    /// `ViewLink`.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    pub struct ViewLinkMsg {
+        /// The view secret, `None` when there is no read-only link.
+        pub secret: Option<String>,
+        /// Who changed it.
+        pub user_id: Option<UserId>,
+        /// Their name.
+        pub user_name: Option<String>,
+    }
+
+    /// `ReadOnly` (an empty object).
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    pub struct ReadOnlyMsg {}
 
     /// `History`.
     #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -653,6 +727,11 @@ pub mod client {
     pub fn set_otp(enabled: bool) -> String {
         format!(r#"{{"SetOTP":{{"enabled":{enabled}}}}}"#)
     }
+
+    /// `SetViewLink`.
+    pub fn set_view_link(enabled: bool) -> String {
+        format!(r#"{{"SetViewLink":{{"enabled":{enabled}}}}}"#)
+    }
 }
 
 #[cfg(test)]
@@ -796,6 +875,11 @@ mod tests {
             decode(&c::set_otp(false)).unwrap(),
             ClientMsg::SetOtp(SetOtp { enabled: false })
         ));
+        assert!(matches!(
+            decode(&c::set_view_link(true)).unwrap(),
+            ClientMsg::SetViewLink(SetViewLink { enabled: true })
+        ));
+        assert!(decode(r#"{"SetViewLink":[true]}"#).is_err());
 
         let entry = encode::entry(3, &op);
         let h = c::decode(&encode::history(7, [entry.as_str()].into_iter())).unwrap();
@@ -830,6 +914,18 @@ mod tests {
         assert!(matches!(
             c::decode(&encode::error(ErrorCode::DuplicateEdit, "x")).unwrap(),
             c::ServerMsg::Error(_)
+        ));
+        assert_eq!(
+            c::decode(&encode::view_link(Some("s"), Some(2), None)).unwrap(),
+            c::ServerMsg::ViewLink(c::ViewLinkMsg {
+                secret: Some("s".into()),
+                user_id: Some(2),
+                user_name: None
+            })
+        );
+        assert!(matches!(
+            c::decode(&encode::read_only()).unwrap(),
+            c::ServerMsg::ReadOnly(_)
         ));
     }
 

@@ -13,6 +13,7 @@ use dashmap::DashMap;
 use tandem_ot::UserId;
 use tokio::sync::OnceCell;
 
+use crate::access::{Access, Change, ChangeError};
 use crate::config::Config;
 use crate::document::{now_ms, Document};
 use crate::guard::Guard;
@@ -47,11 +48,14 @@ impl From<StoreError> for LoadError {
     }
 }
 
-/// Why an OTP change failed.
+/// Why a protection change (OTP or read-only link) failed.
 #[derive(Debug)]
 pub enum OtpChangeError {
     /// The OS random source failed.
     Random(getrandom::Error),
+    /// The change is not possible in the document's state (a read-only
+    /// link for an unprotected document, …); nothing changed.
+    Refused(ChangeError),
     /// The database refused the change; nothing changed.
     Store(StoreError),
     /// This copy of the document left memory meanwhile; nothing changed.
@@ -63,6 +67,7 @@ impl std::fmt::Display for OtpChangeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             OtpChangeError::Random(e) => write!(f, "could not generate an OTP: {e}"),
+            OtpChangeError::Refused(e) => e.fmt(f),
             OtpChangeError::Store(e) => write!(f, "could not store the change: {e}"),
             OtpChangeError::Evicted => f.write_str("the document left memory; retry"),
         }
@@ -197,18 +202,22 @@ impl Registry {
         }
     }
 
-    /// Whether `otp` opens document `id`: from memory when it is hot,
-    /// otherwise from the database without loading the document.
-    pub async fn authorize(&self, id: &str, otp: Option<&str>) -> Result<bool, StoreError> {
+    /// Whether `access` (an OTP, or a view secret) opens document `id`:
+    /// from memory when it is hot, otherwise from the database without
+    /// loading the document.
+    pub async fn authorize(&self, id: &str, access: &Access) -> Result<bool, StoreError> {
         if let Some(doc) = self.hot(id) {
-            return Ok(doc.authorize(otp));
+            return Ok(doc.authorize(access));
         }
         let Some(store) = &self.store else {
             return Ok(true);
         };
         Ok(match store.protection(id).await? {
             StoredProtection::Missing | StoredProtection::Unprotected => true,
-            StoredProtection::Protected(hash) => otp::verify(&hash, otp),
+            StoredProtection::Protected { otp, view } => match access {
+                Access::Edit(presented) => otp::verify(&otp, presented.as_deref()),
+                Access::View(secret) => view.is_some_and(|h| otp::verify(&h, Some(secret))),
+            },
         })
     }
 
@@ -265,34 +274,69 @@ impl Registry {
     }
 
     /// Protects (with a new OTP), re-protects or unprotects a document on
-    /// behalf of `by`. The change is persisted before it takes effect and
-    /// is broadcast. Returns the new OTP.
+    /// behalf of `by`, who presented the OTP `presented` (if any). The
+    /// change is persisted before it takes effect and is broadcast.
+    /// Re-protecting keeps the read-only link; unprotecting removes it.
+    /// Returns the new OTP.
     pub async fn set_otp(
         &self,
         doc: &Document,
         by: Option<UserId>,
         enabled: bool,
+        presented: Option<&str>,
     ) -> Result<Option<String>, OtpChangeError> {
         let new = if enabled {
             Some(otp::generate().map_err(OtpChangeError::Random)?)
         } else {
             None
         };
+        self.change_protection(doc, by, |doc| doc.plan_otp(new.clone(), presented))
+            .await?;
+        Ok(new)
+    }
+
+    /// Makes a new read-only link for a protected document (replacing
+    /// any), or removes it (`enabled` false), on behalf of `by`. Persisted
+    /// before it takes effect; broadcast to editors; viewers of the old
+    /// link are disconnected. Returns the new view secret.
+    pub async fn set_view_link(
+        &self,
+        doc: &Document,
+        by: Option<UserId>,
+        enabled: bool,
+    ) -> Result<Option<String>, OtpChangeError> {
+        let change = self
+            .change_protection(doc, by, |doc| doc.plan_view(enabled))
+            .await?;
+        Ok(change.new_view().flatten().map(str::to_owned))
+    }
+
+    /// Plans a protection change, persists it and then applies it, all
+    /// under the document's save lock: protection changes (and saves) of
+    /// one document happen one at a time, so a plan is never applied over
+    /// another change.
+    async fn change_protection(
+        &self,
+        doc: &Document,
+        by: Option<UserId>,
+        plan: impl FnOnce(&Document) -> Result<Change, ChangeError>,
+    ) -> Result<Change, OtpChangeError> {
+        let _turn = doc.save_lock.lock().await;
+        if doc.is_evicted() {
+            return Err(OtpChangeError::Evicted);
+        }
+        let change = plan(doc).map_err(OtpChangeError::Refused)?;
         match &self.store {
             Some(store) => {
-                let _turn = doc.save_lock.lock().await;
-                if doc.is_evicted() {
-                    return Err(OtpChangeError::Evicted);
-                }
-                let (snapshot, changes) = doc.snapshot(Some(new.as_deref().map(otp::hash)));
+                let (snapshot, changes) = doc.snapshot(Some(&change));
                 let revision = snapshot.revision;
                 store.save(snapshot).await.map_err(OtpChangeError::Store)?;
-                doc.apply_otp(by, new.clone());
+                doc.apply_protection(by, &change);
                 doc.mark_saved(changes, revision);
             }
-            None => doc.apply_otp(by, new.clone()),
+            None => doc.apply_protection(by, &change),
         }
-        Ok(new)
+        Ok(change)
     }
 
     /// Takes the document out of memory if nobody is connected and it is

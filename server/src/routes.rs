@@ -13,6 +13,7 @@ use warp::http::{header, Response, StatusCode};
 
 use warp::{Filter, Rejection, Reply};
 
+use crate::access::{Access, Role};
 use crate::guard::Refusal;
 use crate::registry::{OtpChangeError, Registry};
 use crate::{connection, validate, ws};
@@ -39,15 +40,20 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<String> {
 const UNAUTHORIZED: &str =
     "unauthorized: this document is protected; open the full link with its otp";
 
-/// Checks the id and the OTP for a client at `address`; `Err` is the
-/// reply to send instead. An address that sent too many wrong OTPs is
-/// refused before its OTP is even looked at.
+const UNAUTHORIZED_VIEW: &str =
+    "unauthorized: this read-only link is not valid (any more); ask an editor for the current one";
+
+/// Checks the id and the OTP (`?otp=`) or view secret (`?view=`, for
+/// read-only access) for a client at `address`, and returns the access
+/// it was admitted with; `Err` is the reply to send instead. An address
+/// that sent too many wrong secrets is refused before its secret is even
+/// looked at, and a wrong secret of either kind counts against it.
 async fn admit(
     registry: &Registry,
     id: &str,
     query: &HashMap<String, String>,
     address: IpAddr,
-) -> Result<(), Response<String>> {
+) -> Result<Access, Response<String>> {
     validate::document_id(id, registry.config.max_document_id_length)
         .map_err(|e| text(StatusCode::BAD_REQUEST, format!("invalid document id: {e}")))?;
     if let Some(wait) = registry.guard.otp_blocked(address) {
@@ -62,13 +68,20 @@ async fn admit(
         }
         return Err(reply);
     }
-    let otp = query.get("otp").map(String::as_str);
-    match registry.authorize(id, otp).await {
-        Ok(true) => Ok(()),
+    let access = Access::new(
+        query.get("otp").map(String::as_str),
+        query.get("view").map(String::as_str),
+    );
+    match registry.authorize(id, &access).await {
+        Ok(true) => Ok(access),
         Ok(false) => {
             registry.metrics.unauthorized.fetch_add(1, Relaxed);
             registry.guard.otp_failed(address);
-            Err(text(StatusCode::UNAUTHORIZED, UNAUTHORIZED))
+            let body = match access.role() {
+                Role::Editor => UNAUTHORIZED,
+                Role::Viewer => UNAUTHORIZED_VIEW,
+            };
+            Err(text(StatusCode::UNAUTHORIZED, body))
         }
         Err(e) => {
             tracing::error!(doc = %id, "authorization lookup failed: {e}");
@@ -80,13 +93,15 @@ async fn admit(
     }
 }
 
-/// `POST`/`DELETE /api/document/{id}/protect`, once admitted.
+/// `POST`/`DELETE /api/document/{id}/protect`, once admitted (as an
+/// editor, with `otp`).
 async fn protect(
     registry: &Registry,
     id: &str,
     otp: Option<&str>,
     enable: bool,
 ) -> Response<String> {
+    let access = Access::Edit(otp.map(str::to_owned));
     // Retried if the loaded copy leaves memory before the change is made.
     for _ in 0..10 {
         let doc = match registry.get_or_load(id).await {
@@ -101,11 +116,11 @@ async fn protect(
         };
         // Admission was checked against the state before loading; check
         // again against the loaded document.
-        if !doc.authorize(otp) {
+        if !doc.authorize(&access) {
             registry.metrics.unauthorized.fetch_add(1, Relaxed);
             return text(StatusCode::UNAUTHORIZED, UNAUTHORIZED);
         }
-        return match registry.set_otp(&doc, None, enable).await {
+        return match registry.set_otp(&doc, None, enable, otp).await {
             Ok(Some(otp)) => json(StatusCode::OK, &serde_json::json!({ "otp": otp })),
             Ok(None) => text(StatusCode::NO_CONTENT, ""),
             Err(OtpChangeError::Evicted) => continue,
@@ -195,17 +210,17 @@ pub fn routes(
                         .into_response();
                     }
                 };
-                if let Err(reply) = admit(&registry, &id, &query, address).await {
-                    return reply.into_response();
-                }
+                let access = match admit(&registry, &id, &query, address).await {
+                    Ok(access) => access,
+                    Err(reply) => return reply.into_response(),
+                };
                 let frame = registry.config.max_frame_bytes();
-                let otp = query.get("otp").cloned();
                 let config = ws::WebSocketConfig::default()
                     .read_buffer_size(READ_BUFFER_BYTES)
                     .max_message_size(Some(frame))
                     .max_frame_size(Some(frame));
                 upgrade.accept(config, move |socket| async move {
-                    connection::serve(socket, registry, id, otp, shutdown).await;
+                    connection::serve(socket, registry, id, access, shutdown).await;
                     drop(permit);
                 })
             },
@@ -251,7 +266,7 @@ pub fn routes(
              address: IpAddr,
              registry: Arc<Registry>| async move {
                 match admit(&registry, &id, &query, address).await {
-                    Ok(()) => text(StatusCode::OK, ""),
+                    Ok(_) => text(StatusCode::OK, ""),
                     Err(reply) => reply,
                 }
             },
@@ -292,10 +307,14 @@ pub fn routes(
              query: HashMap<String, String>,
              address: IpAddr,
              registry: Arc<Registry>| async move {
-                if let Err(reply) = admit(&registry, &id, &query, address).await {
-                    return reply;
+                match admit(&registry, &id, &query, address).await {
+                    Ok(Access::Edit(otp)) => protect(&registry, &id, otp.as_deref(), enable).await,
+                    Ok(Access::View(_)) => text(
+                        StatusCode::FORBIDDEN,
+                        "forbidden: a read-only link cannot change the protection",
+                    ),
+                    Err(reply) => reply,
                 }
-                protect(&registry, &id, query.get("otp").map(String::as_str), enable).await
             },
         );
 

@@ -23,6 +23,10 @@ pub(super) struct DocumentRow {
     pub language: Option<String>,
     /// `documents.otp_hash`.
     pub otp_hash: Option<[u8; 32]>,
+    /// `documents.view_hash`.
+    pub view_hash: Option<[u8; 32]>,
+    /// `documents.view_sealed`.
+    pub view_sealed: Option<[u8; 32]>,
     /// `documents.next_user_id`.
     pub next_user_id: i64,
     /// `documents.created_at_ms`.
@@ -68,6 +72,8 @@ impl DocumentRow {
             text: doc.text,
             language: doc.language,
             otp_hash: doc.otp_hash,
+            view_hash: doc.view.map(|v| v.hash),
+            view_sealed: doc.view.map(|v| v.sealed),
             created_at_ms: doc.created_at_ms,
             last_used_at_ms: doc.last_used_at_ms,
             clients,

@@ -55,6 +55,9 @@ pub struct StoredDocument {
     /// SHA-256 of the OTP, so protection survives a restart without the OTP
     /// itself ever being at rest.
     pub otp_hash: Option<[u8; 32]>,
+    /// The read-only link, if the document has one (only protected
+    /// documents do).
+    pub view: Option<StoredView>,
     /// The next user id to hand out in this document, so ids are never
     /// reused across restarts.
     pub next_user_id: u64,
@@ -111,15 +114,31 @@ pub struct StoredClient {
     pub last_seq: u64,
 }
 
-/// What the pre-upgrade OTP check needs, read without loading the document.
+/// A document's view secret (read-only link) at rest: never in plain text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredView {
+    /// SHA-256 of the view secret, for checking viewers.
+    pub hash: [u8; 32],
+    /// The view secret sealed under the document's OTP
+    /// (`crate::otp::seal`), so editors can be told it again.
+    pub sealed: [u8; 32],
+}
+
+/// What the pre-upgrade access check needs, read without loading the
+/// document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoredProtection {
     /// No such document is stored.
     Missing,
     /// Stored and not protected.
     Unprotected,
-    /// Stored and protected by the OTP with this SHA-256 hash.
-    Protected([u8; 32]),
+    /// Stored and protected.
+    Protected {
+        /// SHA-256 of the OTP.
+        otp: [u8; 32],
+        /// SHA-256 of the view secret, if it has a read-only link.
+        view: Option<[u8; 32]>,
+    },
 }
 
 /// The handle to the database: cheap to clone, shareable between tasks.

@@ -16,7 +16,9 @@ use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::Semaphore;
 
 use super::columns::{from_column, hash_from_column};
-use super::{schema, JournalEntry, StoreError, StoredClient, StoredDocument, StoredProtection};
+use super::{
+    schema, JournalEntry, StoreError, StoredClient, StoredDocument, StoredProtection, StoredView,
+};
 
 /// How many reads run at once. Reads are short primary-key lookups; a few
 /// connections keep a slow one from stalling the rest without holding many
@@ -100,23 +102,34 @@ pub(super) fn load(conn: &mut Connection, id: &str) -> Result<Option<StoredDocum
     let row = tx
         .prepare_cached(
             "SELECT text, revision, language, otp_hash, next_user_id, created_at_ms,
-                    last_used_at_ms
+                    last_used_at_ms, view_hash, view_sealed
              FROM documents WHERE id = ?1",
         )?
         .query_row([id], |row| {
             Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, Option<String>>(2)?,
-                row.get::<_, Option<Vec<u8>>>(3)?,
-                row.get::<_, i64>(4)?,
-                row.get::<_, i64>(5)?,
-                row.get::<_, i64>(6)?,
+                (
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, Option<String>>(2)?,
+                    row.get::<_, Option<Vec<u8>>>(3)?,
+                ),
+                (
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, i64>(5)?,
+                    row.get::<_, i64>(6)?,
+                ),
+                (
+                    row.get::<_, Option<Vec<u8>>>(7)?,
+                    row.get::<_, Option<Vec<u8>>>(8)?,
+                ),
             ))
         })
         .optional()?;
-    let Some((text, revision, language, otp_hash, next_user_id, created_at_ms, last_used_at_ms)) =
-        row
+    let Some((
+        (text, revision, language, otp_hash),
+        (next_user_id, created_at_ms, last_used_at_ms),
+        (view_hash, view_sealed),
+    )) = row
     else {
         // Never snapshotted, but maybe journaled (a crash came first).
         let journal = journal(&tx, id, 0)?;
@@ -131,6 +144,7 @@ pub(super) fn load(conn: &mut Connection, id: &str) -> Result<Option<StoredDocum
             revision: 0,
             language: None,
             otp_hash: None,
+            view: None,
             next_user_id: 1,
             clients: Vec::new(),
             created_at_ms: now,
@@ -164,11 +178,26 @@ pub(super) fn load(conn: &mut Connection, id: &str) -> Result<Option<StoredDocum
         otp_hash: otp_hash
             .map(|hash| hash_from_column("otp_hash", hash))
             .transpose()?,
+        view: view(view_hash, view_sealed)?,
         next_user_id: from_column("next_user_id", next_user_id)?,
         clients,
         created_at_ms,
         last_used_at_ms,
     }))
+}
+
+/// The read-only link from its two columns, which are set together.
+fn view(hash: Option<Vec<u8>>, sealed: Option<Vec<u8>>) -> Result<Option<StoredView>, StoreError> {
+    match (hash, sealed) {
+        (None, None) => Ok(None),
+        (Some(hash), Some(sealed)) => Ok(Some(StoredView {
+            hash: hash_from_column("view_hash", hash)?,
+            sealed: hash_from_column("view_sealed", sealed)?,
+        })),
+        _ => Err(StoreError::Corrupt(
+            "view_hash and view_sealed are not both set".into(),
+        )),
+    }
 }
 
 /// The journal entries of `id` from revision `from` on, oldest first.
@@ -195,20 +224,28 @@ fn journal(conn: &Connection, id: &str, from: i64) -> Result<Vec<JournalEntry>, 
 /// alone (`INDEXED BY` makes that a guarantee, not a planner choice): the
 /// row and its text are never read.
 pub(super) fn protection(conn: &mut Connection, id: &str) -> Result<StoredProtection, StoreError> {
-    let otp_hash = conn
+    let hashes = conn
         .prepare_cached(PROTECTION_QUERY)?
-        .query_row([id], |row| row.get::<_, Option<Vec<u8>>>(0))
+        .query_row([id], |row| {
+            Ok((
+                row.get::<_, Option<Vec<u8>>>(0)?,
+                row.get::<_, Option<Vec<u8>>>(1)?,
+            ))
+        })
         .optional()?;
-    Ok(match otp_hash {
+    Ok(match hashes {
         None => StoredProtection::Missing,
-        Some(None) => StoredProtection::Unprotected,
-        Some(Some(hash)) => StoredProtection::Protected(hash_from_column("otp_hash", hash)?),
+        Some((None, _)) => StoredProtection::Unprotected,
+        Some((Some(otp), view)) => StoredProtection::Protected {
+            otp: hash_from_column("otp_hash", otp)?,
+            view: view.map(|v| hash_from_column("view_hash", v)).transpose()?,
+        },
     })
 }
 
 /// The query behind [`protection`]; shared with the test that checks its plan.
 pub(super) const PROTECTION_QUERY: &str =
-    "SELECT otp_hash FROM documents INDEXED BY documents_protection WHERE id = ?1";
+    "SELECT otp_hash, view_hash FROM documents INDEXED BY documents_protection WHERE id = ?1";
 
 /// How many documents are stored.
 pub(super) fn count(conn: &mut Connection) -> Result<u64, StoreError> {

@@ -57,6 +57,14 @@ const MIGRATIONS: &[&str] = &[
         created_at_ms INTEGER NOT NULL,
         PRIMARY KEY (doc_id, revision)
     ) WITHOUT ROWID;",
+    // v3. Read-only links: the view secret's hash (checked before the
+    // upgrade, so the covering index gains it) and the secret sealed under
+    // the OTP (read only when the document is loaded). Both NULL, or both
+    // set on a protected document.
+    "ALTER TABLE documents ADD COLUMN view_hash BLOB;
+    ALTER TABLE documents ADD COLUMN view_sealed BLOB;
+    DROP INDEX documents_protection;
+    CREATE INDEX documents_protection ON documents (id, otp_hash, view_hash);",
 ];
 
 /// The schema version this binary writes.

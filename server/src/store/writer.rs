@@ -239,13 +239,15 @@ fn save(conn: &Connection, doc: &DocumentRow) -> Result<(), StoreError> {
     // which would fire the cascade and churn the indexes for nothing.
     conn.prepare_cached(
         "INSERT INTO documents (id, text, revision, language, otp_hash, next_user_id,
-                                created_at_ms, last_used_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                created_at_ms, last_used_at_ms, view_hash, view_sealed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (id) DO UPDATE SET
              text = excluded.text,
              revision = excluded.revision,
              language = excluded.language,
              otp_hash = excluded.otp_hash,
+             view_hash = excluded.view_hash,
+             view_sealed = excluded.view_sealed,
              next_user_id = excluded.next_user_id,
              created_at_ms = excluded.created_at_ms,
              last_used_at_ms = excluded.last_used_at_ms",
@@ -259,6 +261,8 @@ fn save(conn: &Connection, doc: &DocumentRow) -> Result<(), StoreError> {
         doc.next_user_id,
         doc.created_at_ms,
         doc.last_used_at_ms,
+        doc.view_hash.as_ref().map(<[u8; 32]>::as_slice),
+        doc.view_sealed.as_ref().map(<[u8; 32]>::as_slice),
     ])?;
     conn.prepare_cached("DELETE FROM clients WHERE doc_id = ?1")?
         .execute([&doc.id])?;

@@ -1,7 +1,7 @@
 //! Saving, loading, deleting and counting documents.
 
 use super::{client, doc, temp_store};
-use crate::store::{Store, StoreError, StoredProtection};
+use crate::store::{Store, StoreError, StoredProtection, StoredView};
 
 #[tokio::test]
 async fn round_trip_with_clients_and_otp() {
@@ -71,7 +71,10 @@ async fn protection_without_loading() {
     );
     assert_eq!(
         store.protection("closed").await.unwrap(),
-        StoredProtection::Protected([9; 32])
+        StoredProtection::Protected {
+            otp: [9; 32],
+            view: None
+        }
     );
 }
 
@@ -271,7 +274,10 @@ async fn memory_database_works_and_is_private() {
         assert_eq!(store.load("m").await.unwrap(), Some(d), "{uri}");
         assert_eq!(
             store.protection("m").await.unwrap(),
-            StoredProtection::Protected([3; 32])
+            StoredProtection::Protected {
+                otp: [3; 32],
+                view: None
+            }
         );
         assert_eq!(store.count().await.unwrap(), 2);
         assert_eq!(other.count().await.unwrap(), 0);
@@ -293,4 +299,54 @@ fn client_rows(dir: &tempfile::TempDir) -> i64 {
         .unwrap()
         .query_row("SELECT COUNT(*) FROM clients", [], |row| row.get(0))
         .unwrap()
+}
+
+#[tokio::test]
+async fn read_only_links_round_trip_and_show_in_the_protection() {
+    let (_dir, store) = temp_store();
+    let mut d = doc("viewable", "text");
+    d.otp_hash = Some([1; 32]);
+    d.view = Some(StoredView {
+        hash: [2; 32],
+        sealed: [3; 32],
+    });
+    store.save(d.clone()).await.unwrap();
+    assert_eq!(store.load("viewable").await.unwrap(), Some(d.clone()));
+    assert_eq!(
+        store.protection("viewable").await.unwrap(),
+        StoredProtection::Protected {
+            otp: [1; 32],
+            view: Some([2; 32])
+        }
+    );
+    // Removing the link clears both columns.
+    d.view = None;
+    store.save(d.clone()).await.unwrap();
+    assert_eq!(store.load("viewable").await.unwrap(), Some(d));
+    assert_eq!(
+        store.protection("viewable").await.unwrap(),
+        StoredProtection::Protected {
+            otp: [1; 32],
+            view: None
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_half_stored_read_only_link_is_reported_as_corrupt() {
+    let (dir, store) = temp_store();
+    let mut d = doc("half", "text");
+    d.otp_hash = Some([1; 32]);
+    store.save(d).await.unwrap();
+    rusqlite::Connection::open(super::db_path(&dir))
+        .unwrap()
+        .execute(
+            "UPDATE documents SET view_hash = zeroblob(32) WHERE id = 'half'",
+            [],
+        )
+        .unwrap();
+    assert!(matches!(
+        store.load("half").await,
+        Err(StoreError::Corrupt(_))
+    ));
 }

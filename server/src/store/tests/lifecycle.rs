@@ -17,7 +17,10 @@ async fn data_survives_reopen() {
     assert_eq!(store.load("persist").await.unwrap(), Some(d));
     assert_eq!(
         store.protection("persist").await.unwrap(),
-        StoredProtection::Protected([5; 32])
+        StoredProtection::Protected {
+            otp: [5; 32],
+            view: None
+        }
     );
 }
 

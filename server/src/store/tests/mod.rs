@@ -30,6 +30,7 @@ fn doc(id: &str, text: &str) -> StoredDocument {
         revision: 3,
         language: None,
         otp_hash: None,
+        view: None,
         next_user_id: 1,
         clients: Vec::new(),
         created_at_ms: 1_000,

@@ -85,3 +85,53 @@ async fn creates_parent_directories_and_accepts_file_uris() {
     store.close().await;
     assert!(uri_path.exists());
 }
+
+/// A database written by the previous schema (v2, before read-only links)
+/// is migrated in place: its documents keep their text and protection and
+/// have no read-only link.
+#[tokio::test]
+async fn migrates_a_version_2_file_keeping_its_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE documents (
+                id TEXT PRIMARY KEY NOT NULL, text TEXT NOT NULL,
+                revision INTEGER NOT NULL, language TEXT, otp_hash BLOB,
+                next_user_id INTEGER NOT NULL, created_at_ms INTEGER NOT NULL,
+                last_used_at_ms INTEGER NOT NULL
+            );
+            CREATE INDEX documents_last_used ON documents (last_used_at_ms);
+            CREATE INDEX documents_protection ON documents (id, otp_hash);
+            CREATE TABLE clients (
+                doc_id TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+                key_hash BLOB NOT NULL, user_id INTEGER NOT NULL,
+                last_seq INTEGER NOT NULL, PRIMARY KEY (doc_id, key_hash)
+            );
+            CREATE TABLE journal (
+                doc_id TEXT NOT NULL, revision INTEGER NOT NULL,
+                key_hash BLOB NOT NULL, user_id INTEGER NOT NULL,
+                seq INTEGER NOT NULL, entry TEXT NOT NULL,
+                created_at_ms INTEGER NOT NULL, PRIMARY KEY (doc_id, revision)
+            ) WITHOUT ROWID;
+            INSERT INTO documents VALUES ('old', 'kept', 3, NULL, zeroblob(32), 1, 1, 2);
+            PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(user_version(&path), schema::current_version());
+    let old = store.load("old").await.unwrap().unwrap();
+    assert_eq!(
+        (old.text.as_str(), old.otp_hash, old.view),
+        ("kept", Some([0; 32]), None)
+    );
+    assert_eq!(
+        store.protection("old").await.unwrap(),
+        crate::store::StoredProtection::Protected {
+            otp: [0; 32],
+            view: None
+        }
+    );
+}
