@@ -22,7 +22,8 @@ async fn a_fast_client_is_told_and_slowed_and_loses_nothing() {
     let mut c = server.join(&id).await;
     // Each edit builds on the previous one (all its own, so no transform).
     for i in 0..EDITS {
-        c.edit(i, i + 1, insert_op(i as usize, i as usize, "x")).await;
+        c.edit(i, i + 1, insert_op(i as usize, i as usize, "x"))
+            .await;
     }
     let mut acked = 0;
     let mut told = 0;
