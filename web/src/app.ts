@@ -5,7 +5,7 @@
 import { discardEarlySocket } from "./connection";
 import { Editor } from "./editor";
 import { fileName, languageForFile, languageInfo } from "./languages";
-import { formatHash, parseHash } from "./link";
+import { formatHash, isViewOnly, parseHash, viewLink } from "./link";
 import { infoFromPrefs, route, type Route } from "./opening";
 import type { Session, Status } from "./session";
 import { savePreferences, type Preferences } from "./storage";
@@ -75,6 +75,11 @@ export function start(prefs: Preferences, first: Route): void {
       if (!sent) toast("Not connected: try again once the connection is back.");
       return sent;
     },
+    setViewLink(enabled) {
+      const sent = session?.setViewLink(enabled) ?? false;
+      if (!sent) toast("Not connected: try again once the connection is back.");
+      return sent;
+    },
     download: downloadText,
     openFile: (file) => void openFile(file),
     setWrap(on) {
@@ -116,6 +121,10 @@ export function start(prefs: Preferences, first: Route): void {
   }
 
   async function openFile(file: File): Promise<void> {
+    if (session?.viewOnly) {
+      toast("This is a read-only link: the document cannot be changed from here.");
+      return;
+    }
     if (!editor || !session?.isEditable) {
       toast("The document is not loaded yet.");
       return;
@@ -143,6 +152,9 @@ export function start(prefs: Preferences, first: Route): void {
     editor = null;
     bar.setLanguage("plaintext");
     bar.setProtected(null);
+    bar.setViewLink(null);
+    bar.setViewOnly(r.kind === "open" && isViewOnly(r.addr));
+    byId("view-only").hidden = !(r.kind === "open" && isViewOnly(r.addr));
     bar.setOthers([]);
     bar.setConnected(false);
     if (r.kind === "invalid") {
@@ -186,6 +198,16 @@ export function start(prefs: Preferences, first: Route): void {
             : `${who} protected the document with a new OTP. The share link includes it.`,
         );
       },
+      viewLink(secret, by, changed) {
+        bar.setViewLink(secret === null ? null : viewLink(window.location, s.addr.id, secret));
+        if (!changed) return;
+        const who = by ?? "You";
+        toast(
+          secret === null
+            ? `${who} removed the read-only link; whoever used it was disconnected.`
+            : `${who} made a new read-only link (see the sidebar); the previous one, if any, stopped working.`,
+        );
+      },
       notice: (text) => toast(text, 6000),
       editable() {
         if (!markedEditable) {
@@ -221,7 +243,9 @@ export function start(prefs: Preferences, first: Route): void {
 
   window.addEventListener("hashchange", () => {
     const addr = parseHash(location.hash);
-    if (session && addr && session.addr.id === addr.id) {
+    // A read-only link and an edit link to the same document are different
+    // sessions (the role is fixed per connection).
+    if (session && addr && session.addr.id === addr.id && (addr.view ?? null) === (session.addr.view ?? null)) {
       // Same document, new OTP (someone pasted the full link).
       if (addr.otp && addr.otp !== session.addr.otp) {
         session.useOtp(addr.otp);
@@ -247,6 +271,7 @@ export function start(prefs: Preferences, first: Route): void {
       synced: () => session?.isSynchronized ?? false,
       connected: () => session?.isConnected ?? false,
       status: () => status.kind,
+      viewOnly: () => session?.viewOnly ?? false,
       editor: () => editor?.view,
     },
   });

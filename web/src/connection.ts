@@ -124,7 +124,9 @@ export type CloseAction =
   /** Another connection with this identity took over. */
   | "replaced"
   /** The OTP changed. */
-  | "unauthorized";
+  | "unauthorized"
+  /** The read-only link this viewer used was replaced or removed. */
+  | "revoked";
 
 export function closeAction(code: number): CloseAction {
   switch (code) {
@@ -132,6 +134,8 @@ export function closeAction(code: number): CloseAction {
       return "replaced";
     case Close.Unauthorized:
       return "unauthorized";
+    case Close.ViewRevoked:
+      return "revoked";
     case Close.DocumentTooLarge:
     case Close.MessageTooLarge:
       return "too-large";
@@ -156,7 +160,8 @@ export type ProbeResult =
 
 /**
  * Asks `HEAD api/text/{id}` what the socket upgrade would have been told:
- * the same checks (id, OTP) guard both. Bounded by a timeout.
+ * the same checks (id, OTP or view secret) guard both. Bounded by a
+ * timeout.
  */
 export async function probe(base: string, addr: DocAddress, timeoutMs = 5000): Promise<ProbeResult> {
   const ctrl = new AbortController();

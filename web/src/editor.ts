@@ -115,6 +115,17 @@ export class Editor {
     });
   }
 
+  /** Loaded, and read-only for good (opened with a read-only link):
+   * CodeMirror's `readOnly` state and a non-editable view. */
+  setViewOnly(): void {
+    this.view.dispatch({
+      effects: [
+        this.editable.reconfigure(readOnly(true)),
+        this.hint.reconfigure(placeholder("The document is empty. You are viewing it read-only.")),
+      ],
+    });
+  }
+
   /** Applies the server's changes (UTF-16, pre-change coordinates, one
    * batch after another) as one transaction: not sent back, not undoable. */
   applyRemote(batches: { from: number; to: number; insert: string }[][]): void {

@@ -1,11 +1,20 @@
-// Document addresses: the `#id[?otp=…]` hash, share links, new ids and the
-// socket/API URLs. All URLs are relative to the page, so the editor works
-// unchanged under a sub-path (the server's BASE_PATH).
+// Document addresses: the `#id[?otp=…]` (or read-only `#id?view=…`) hash,
+// share links, new ids and the socket/API URLs. All URLs are relative to
+// the page, so the editor works unchanged under a sub-path (the server's
+// BASE_PATH).
 
-/** What the hash names: a document id and, for protected ones, its OTP. */
+/** What the hash names: a document id and, for protected ones, its OTP —
+ * or, for a read-only link, its view secret (then `otp` is null). */
 export interface DocAddress {
   id: string;
   otp: string | null;
+  /** The view secret of a read-only link; absent or null for editors. */
+  view?: string | null;
+}
+
+/** Whether `addr` opens its document read-only. */
+export function isViewOnly(addr: DocAddress): boolean {
+  return addr.view != null;
 }
 
 /** The characters the server accepts in ids (docs/protocol.md). */
@@ -39,9 +48,10 @@ export function isValidId(id: string): boolean {
 }
 
 /**
- * Parses `location.hash`: `#id` or `#id?otp=…`. Returns null for an empty
- * hash or an id the server would refuse (the caller then starts a new
- * document or says so).
+ * Parses `location.hash`: `#id`, `#id?otp=…` or `#id?view=…` (a read-only
+ * link; `view` wins over `otp`, as on the server). Returns null for an
+ * empty hash or an id the server would refuse (the caller then starts a
+ * new document or says so).
  */
 export function parseHash(hash: string): DocAddress | null {
   const raw = hash.startsWith("#") ? hash.slice(1) : hash;
@@ -55,13 +65,21 @@ export function parseHash(hash: string): DocAddress | null {
   }
   if (!isValidId(id)) return null;
   const params = new URLSearchParams(q < 0 ? "" : raw.slice(q + 1));
+  const view = params.get("view");
+  if (view !== null) return { id, otp: null, view };
   const otp = params.get("otp");
   return { id, otp: otp === null || otp === "" ? null : otp };
 }
 
+/** The query that opens `addr`: `?view=…`, `?otp=…` or nothing. */
+function secretQuery(addr: DocAddress): string {
+  if (addr.view != null) return "?view=" + encodeURIComponent(addr.view);
+  return addr.otp ? "?otp=" + encodeURIComponent(addr.otp) : "";
+}
+
 /** The hash for an address, with its leading `#`. */
 export function formatHash(addr: DocAddress): string {
-  return "#" + addr.id + (addr.otp ? "?otp=" + encodeURIComponent(addr.otp) : "");
+  return "#" + addr.id + secretQuery(addr);
 }
 
 /** The link to share: this page (origin + path, so a sub-path is kept)
@@ -70,13 +88,14 @@ export function shareLink(loc: Pick<Location, "origin" | "pathname">, addr: DocA
   return loc.origin + loc.pathname + formatHash(addr);
 }
 
-function withOtp(path: string, otp: string | null): string {
-  return otp ? `${path}?otp=${encodeURIComponent(otp)}` : path;
+/** The read-only link to document `id` with view secret `view`. */
+export function viewLink(loc: Pick<Location, "origin" | "pathname">, id: string, view: string): string {
+  return shareLink(loc, { id, otp: null, view });
 }
 
 /** `api/socket/{id}` resolved against the page, as ws:// or wss://. */
 export function socketUrl(base: string, addr: DocAddress): string {
-  const url = new URL(withOtp("api/socket/" + encodeURIComponent(addr.id), addr.otp), base);
+  const url = new URL("api/socket/" + encodeURIComponent(addr.id) + secretQuery(addr), base);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   url.hash = "";
   return url.href;
@@ -84,7 +103,7 @@ export function socketUrl(base: string, addr: DocAddress): string {
 
 /** `api/text/{id}` resolved against the page. */
 export function textUrl(base: string, addr: DocAddress): string {
-  const url = new URL(withOtp("api/text/" + encodeURIComponent(addr.id), addr.otp), base);
+  const url = new URL("api/text/" + encodeURIComponent(addr.id) + secretQuery(addr), base);
   url.hash = "";
   return url.href;
 }

@@ -33,7 +33,8 @@ export type ClientMessage =
       selections: [number, number][];
       revision: number;
     }
-  | { type: "setOtp"; enabled: boolean };
+  | { type: "setOtp"; enabled: boolean }
+  | { type: "setViewLink"; enabled: boolean };
 
 export interface HistoryEntry {
   /** The author's user id. */
@@ -49,6 +50,10 @@ export type ServerMessage =
   | { type: "userInfo"; id: number; info: UserInfo | null }
   | { type: "userCursor"; id: number; cursors: number[]; selections: [number, number][] }
   | { type: "otp"; otp: string | null; userId: number | null; userName: string | null }
+  /** The read-only link's view secret (editors only); null: none. */
+  | { type: "viewLink"; secret: string | null; userId: number | null; userName: string | null }
+  /** This connection is a viewer (ends its greeting). */
+  | { type: "readOnly" }
   | { type: "error"; code: string; message: string }
   | { type: "unknown"; name: string };
 
@@ -67,6 +72,7 @@ export const Close = {
   Replaced: 4000,
   Malformed: 4400,
   Unauthorized: 4401,
+  ViewRevoked: 4403,
   Timeout: 4408,
   RevisionOutOfRange: 4409,
   DocumentTooLarge: 4413,
@@ -109,6 +115,8 @@ export function encode(msg: ClientMessage): string {
       });
     case "setOtp":
       return JSON.stringify({ SetOTP: { enabled: msg.enabled } });
+    case "setViewLink":
+      return JSON.stringify({ SetViewLink: { enabled: msg.enabled } });
   }
 }
 
@@ -252,6 +260,18 @@ export function decode(data: string): ServerMessage {
         userName: optStr(o.user_name, "OTP.user_name"),
       };
     }
+    case "ViewLink": {
+      const o = obj(body, "ViewLink");
+      return {
+        type: "viewLink",
+        secret: optStr(o.secret, "ViewLink.secret"),
+        userId: optUint(o.user_id, "ViewLink.user_id"),
+        userName: optStr(o.user_name, "ViewLink.user_name"),
+      };
+    }
+    case "ReadOnly":
+      obj(body, "ReadOnly");
+      return { type: "readOnly" };
     case "Error": {
       const o = obj(body, "Error");
       return {

@@ -12,7 +12,7 @@
 import { Backoff } from "./backoff";
 import { Connection, closeAction, describeClose, probe } from "./connection";
 import type { Editor, LocalChange } from "./editor";
-import { socketUrl, type DocAddress } from "./link";
+import { isViewOnly, socketUrl, type DocAddress } from "./link";
 import { diffChanges, wellFormed } from "./rebase";
 import { Close, isLanguage, type Language, type ServerMessage, type UserInfo } from "./protocol";
 import { Roster, hueCollides, pickHue } from "./users";
@@ -29,7 +29,10 @@ export type Status =
   /** Another connection of this tab's identity took over. */
   | { kind: "replaced" }
   /** The last edit was refused for its size; syncing is paused. */
-  | { kind: "too-large"; message: string; limitBytes: number | null };
+  | { kind: "too-large"; message: string; limitBytes: number | null }
+  /** This read-only link does not open the document (any more): it was
+   * replaced or removed, or never was valid. */
+  | { kind: "revoked"; reason: string };
 
 export interface SessionEvents {
   status(s: Status): void;
@@ -39,6 +42,9 @@ export interface SessionEvents {
   /** The document's OTP; `changed` is false for the greeting's report of
    * a protection that was already known. */
   otp(otp: string | null, by: string | null, changed: boolean): void;
+  /** The read-only link's view secret (editors only; null: none);
+   * `changed` is false for what the greeting reports. */
+  viewLink(secret: string | null, by: string | null, changed: boolean): void;
   /** A message to show briefly. */
   notice(text: string): void;
   /** The editor became editable for the first time (time-to-editable). */
@@ -101,6 +107,10 @@ export class Session {
   private queued: ServerMessage[] = [];
   private disposed = false;
   private lastSynced = true;
+  private viewSecretNow: string | null = null;
+  /** Within a greeting (Identity … OTP): whether it named a read-only
+   * link (a greeting without one means there is none). */
+  private greeting: { sawViewLink: boolean } | null = null;
   language: Language = "plaintext";
   private readonly o: SessionOptions;
   /** Set by `listen`: the page's UI. */
@@ -171,6 +181,16 @@ export class Session {
     return this.o.addr;
   }
 
+  /** Opened with a read-only link: the editor never takes typing. */
+  get viewOnly(): boolean {
+    return isViewOnly(this.o.addr);
+  }
+
+  /** The read-only link's view secret, as far as this editor knows. */
+  get viewSecret(): string | null {
+    return this.viewSecretNow;
+  }
+
 
   /** True when nothing local is waiting for the server. */
   get isSynchronized(): boolean {
@@ -190,6 +210,7 @@ export class Session {
 
   /** A local edit from the editor (see Editor's update listener). */
   localChanges(changes: LocalChange[]): void {
+    if (this.viewOnly) return; // the editor is read-only; the server would refuse
     if (this.paused) {
       this.schedulePauseCheck();
       return;
@@ -223,11 +244,19 @@ export class Session {
   // --- the UI's side ---
 
   setLanguage(name: Language): boolean {
+    if (this.viewOnly) return false;
     return this.socket?.send({ type: "setLanguage", language: name }) ?? false;
   }
 
   setProtection(enabled: boolean): boolean {
+    if (this.viewOnly) return false;
     return this.socket?.send({ type: "setOtp", enabled }) ?? false;
+  }
+
+  /** Makes a new read-only link (replacing any), or removes it. */
+  setViewLink(enabled: boolean): boolean {
+    if (this.viewOnly) return false;
+    return this.socket?.send({ type: "setViewLink", enabled }) ?? false;
   }
 
   /** Our name or colour changed. */
@@ -317,7 +346,9 @@ export class Session {
       case "replaced":
         return this.setStatus({ kind: "replaced" });
       case "unauthorized":
-        return this.setStatus({ kind: "protected", triedOtp: this.o.addr.otp !== null });
+        return this.unauthorized();
+      case "revoked":
+        return this.setStatus({ kind: "revoked", reason: describeClose(code, reason) });
       case "too-large":
         return this.pause(describeClose(code, reason));
       case "resync":
@@ -330,7 +361,7 @@ export class Session {
           if (this.disposed || this.socket) return;
           switch (p.kind) {
             case "unauthorized":
-              return this.setStatus({ kind: "protected", triedOtp: this.o.addr.otp !== null });
+              return this.unauthorized();
             case "invalid":
               return this.setStatus({ kind: "invalid", message: p.message });
             case "ok":
@@ -340,6 +371,15 @@ export class Session {
           }
         });
     }
+  }
+
+  /** The server refused our secret: ask for an OTP, or, with a read-only
+   * link, say that it no longer works. */
+  private unauthorized(): void {
+    if (this.viewOnly) {
+      return this.setStatus({ kind: "revoked", reason: "this read-only link is not valid (any more)" });
+    }
+    this.setStatus({ kind: "protected", triedOtp: this.o.addr.otp !== null });
   }
 
   private retryLater(reason: string): void {
@@ -384,6 +424,7 @@ export class Session {
   private handle(m: ServerMessage): void {
     switch (m.type) {
       case "identity":
+        this.greeting = { sawViewLink: false };
         this.user = m.user;
         this.roster.me = m.user;
         this.doc?.identified(m.user);
@@ -429,10 +470,31 @@ export class Session {
         this.o.addr.otp = m.otp;
         const by = m.userId !== null && m.userId !== this.user ? m.userName : null;
         this.events?.otp(m.otp, by, changed);
+        // The greeting ends with OTP; one that named no read-only link
+        // means there is none (it may have gone while we were away).
+        if (this.greeting && !this.greeting.sawViewLink && this.viewSecretNow !== null) {
+          this.viewSecretNow = null;
+          this.events?.viewLink(null, null, true);
+        }
+        this.greeting = null;
         return;
       }
+      case "viewLink": {
+        if (this.greeting) this.greeting.sawViewLink = true;
+        const changed = this.viewSecretNow !== m.secret;
+        this.viewSecretNow = m.secret;
+        const by = m.userId !== null && m.userId !== this.user ? m.userName : null;
+        this.events?.viewLink(m.secret, by, changed && this.greeting === null);
+        return;
+      }
+      case "readOnly":
+        // Ends a viewer's greeting; the editor was never made editable.
+        this.greeting = null;
+        return;
       case "error":
-        if (m.code === "duplicate_edit") {
+        if (m.code === "read_only") {
+          this.notice("This is a read-only link: you can follow the document, not change it.");
+        } else if (m.code === "duplicate_edit") {
           // The server will never acknowledge that edit: start over from
           // its state, keeping the text.
           this.bug(m.message || "duplicate edit");
@@ -542,7 +604,8 @@ export class Session {
   private becomeEditable(): void {
     if (this.wasEditable) return;
     this.wasEditable = true;
-    this.editor.setEditable(true);
+    if (this.viewOnly) this.editor.setViewOnly();
+    else this.editor.setEditable(true);
     this.events?.editable();
   }
 

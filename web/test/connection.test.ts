@@ -11,6 +11,7 @@ describe("closeAction", () => {
     expect(closeAction(4409)).toBe("retry");
     expect(closeAction(4000)).toBe("replaced");
     expect(closeAction(4401)).toBe("unauthorized");
+    expect(closeAction(4403)).toBe("revoked");
     expect(closeAction(4413)).toBe("too-large");
     expect(closeAction(1009)).toBe("too-large");
     expect(closeAction(4400)).toBe("resync");

@@ -3,6 +3,7 @@ import {
   CLIENT_KEY_LENGTH,
   formatHash,
   isValidId,
+  isViewOnly,
   newDocumentId,
   otpFromInput,
   parseHash,
@@ -10,6 +11,7 @@ import {
   shareLink,
   socketUrl,
   textUrl,
+  viewLink,
 } from "../src/link";
 
 describe("hash parsing", () => {
@@ -73,5 +75,25 @@ describe("links", () => {
     expect(otpFromInput(" abc ")).toBe("abc");
     expect(otpFromInput("https://h/#doc?otp=xyz")).toBe("xyz");
     expect(otpFromInput("#doc?otp=a%2Bb")).toBe("a+b");
+  });
+});
+
+describe("read-only links", () => {
+  it("parse with the view secret, which wins over an OTP", () => {
+    expect(parseHash("#abc?view=V1")).toEqual({ id: "abc", otp: null, view: "V1" });
+    expect(parseHash("#abc?otp=O&view=V")).toEqual({ id: "abc", otp: null, view: "V" });
+    expect(parseHash("#abc?view=")).toEqual({ id: "abc", otp: null, view: "" });
+    expect(isViewOnly(parseHash("#abc?view=V")!)).toBe(true);
+    expect(isViewOnly(parseHash("#abc?otp=O")!)).toBe(false);
+  });
+
+  it("round-trip and carry the view secret, never the OTP, to the server", () => {
+    const addr = { id: "abc", otp: null, view: "a+b" };
+    expect(parseHash(formatHash(addr))).toEqual(addr);
+    expect(formatHash({ id: "abc", otp: "o", view: "v" })).toBe("#abc?view=v");
+    expect(socketUrl("https://h/", { id: "abc", otp: "o", view: "v" })).toBe("wss://h/api/socket/abc?view=v");
+    expect(textUrl("http://h/", addr)).toBe("http://h/api/text/abc?view=a%2Bb");
+    const loc = { origin: "https://example.org", pathname: "/pad/" };
+    expect(viewLink(loc, "abc", "v")).toBe("https://example.org/pad/#abc?view=v");
   });
 });

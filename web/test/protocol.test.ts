@@ -117,3 +117,25 @@ describe("languages", () => {
     expect(Close.Restarting).toBe(1012);
   });
 });
+
+describe("read-only links", () => {
+  it("encodes SetViewLink and decodes ViewLink and ReadOnly", () => {
+    expect(JSON.parse(encode({ type: "setViewLink", enabled: true }))).toEqual({ SetViewLink: { enabled: true } });
+    expect(decode('{"ViewLink":{"secret":"abc","user_id":2,"user_name":"Ann"}}')).toEqual({
+      type: "viewLink",
+      secret: "abc",
+      userId: 2,
+      userName: "Ann",
+    });
+    expect(decode('{"ViewLink":{"secret":null,"user_id":null,"user_name":null}}')).toEqual({
+      type: "viewLink",
+      secret: null,
+      userId: null,
+      userName: null,
+    });
+    expect(decode('{"ReadOnly":{}}')).toEqual({ type: "readOnly" });
+    expect(() => decode('{"ViewLink":{"secret":5}}')).toThrow(ProtocolError);
+    expect(() => decode('{"ReadOnly":[]}')).toThrow(ProtocolError);
+    expect(Close.ViewRevoked).toBe(4403);
+  });
+});

@@ -7,6 +7,7 @@ import { isLanguage, type Language, type UserInfo } from "../protocol";
 import { FONT_SIZES, type Preferences, type ThemeChoice } from "../storage";
 import { cleanName, hueColor } from "../users";
 import { byId, h } from "./dom";
+import { wireCopy } from "./share";
 
 export interface SidebarActions {
   setName(name: string): void;
@@ -14,6 +15,8 @@ export interface SidebarActions {
   setHue(hue: number, final: boolean): void;
   setLanguage(name: Language): boolean;
   setProtection(enabled: boolean): boolean;
+  /** Make a new read-only link (replacing any), or remove it. */
+  setViewLink(enabled: boolean): boolean;
   download(): void;
   openFile(file: File): void;
   setWrap(on: boolean): void;
@@ -34,6 +37,10 @@ export class Sidebar {
   private dark = false;
   private me: UserInfo;
   private others: [number, UserInfo][] = [];
+  private connected = false;
+  private protectedDoc = false;
+  private viewLink: string | null = null;
+  private viewOnly = false;
 
   constructor(
     prefs: Preferences,
@@ -90,6 +97,18 @@ export class Sidebar {
     byId("protect").addEventListener("click", () => actions.setProtection(true));
     byId("rotate").addEventListener("click", () => actions.setProtection(true));
     byId("unprotect").addEventListener("click", () => actions.setProtection(false));
+    byId("view-link-create").addEventListener("click", () => actions.setViewLink(true));
+    byId("view-link-rotate").addEventListener("click", () => {
+      if (confirm("Make a new read-only link? Whoever has the current one is disconnected and needs the new one.")) {
+        actions.setViewLink(true);
+      }
+    });
+    byId("view-link-remove").addEventListener("click", () => {
+      if (confirm("Remove the read-only link? Whoever is viewing through it is disconnected.")) {
+        actions.setViewLink(false);
+      }
+    });
+    wireCopy(byId<HTMLInputElement>("view-link"), byId<HTMLButtonElement>("copy-view-link"), "Copy");
 
     const wrap = byId<HTMLInputElement>("wrap");
     wrap.checked = prefs.wrap;
@@ -143,11 +162,12 @@ export class Sidebar {
 
   /** Whether the controls that talk to the server can be used now. */
   setConnected(connected: boolean): void {
-    this.language.disabled = !connected;
-    for (const id of ["protect", "rotate", "unprotect"]) byId<HTMLButtonElement>(id).disabled = !connected;
+    this.connected = connected;
+    this.renderControls();
   }
 
   setProtected(otp: string | null): void {
+    this.protectedDoc = otp !== null;
     byId("protect").hidden = otp !== null;
     byId("rotate").hidden = otp === null;
     byId("unprotect").hidden = otp === null;
@@ -155,6 +175,44 @@ export class Sidebar {
       otp === null
         ? "Anyone with the link can edit."
         : "Protected: only links with the OTP open this document. The share link includes it.";
+    this.renderControls();
+  }
+
+  /** The read-only link (a full URL), or null when there is none. */
+  setViewLink(link: string | null): void {
+    this.viewLink = link;
+    byId<HTMLInputElement>("view-link").value = link ?? "";
+    this.renderControls();
+  }
+
+  /** Opened with a read-only link: nothing here may change the document
+   * (the language picker is disabled; protection, read-only link and
+   * "Open file…" are hidden). */
+  setViewOnly(on: boolean): void {
+    this.viewOnly = on;
+    document.body.classList.toggle("view-only-mode", on);
+    this.renderControls();
+  }
+
+  private renderControls(): void {
+    const usable = this.connected && !this.viewOnly;
+    this.language.disabled = !usable;
+    for (const id of ["protect", "rotate", "unprotect", "open-file"]) {
+      byId<HTMLButtonElement>(id).disabled = id === "open-file" ? this.viewOnly : !usable;
+    }
+    const link = this.viewLink;
+    byId("view-link-box").hidden = link === null;
+    byId("view-link-create").hidden = link !== null;
+    byId("view-link-rotate").hidden = link === null;
+    byId("view-link-remove").hidden = link === null;
+    for (const id of ["view-link-create", "view-link-rotate", "view-link-remove"]) {
+      byId<HTMLButtonElement>(id).disabled = !usable || !this.protectedDoc;
+    }
+    byId("view-link-text").textContent = !this.protectedDoc
+      ? "Protect the document to make a read-only link."
+      : link === null
+        ? "Make a link that lets people follow the document live without editing it."
+        : "Whoever opens this link sees the document live but cannot edit it, nor learn the OTP.";
   }
 
   private renderPeople(): void {

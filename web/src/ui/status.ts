@@ -89,6 +89,9 @@ export class StatusView {
       case "too-large":
         this.text.textContent = "Not syncing";
         break;
+      case "revoked":
+        this.text.textContent = "Read-only link revoked";
+        break;
     }
     this.renderBanner();
     this.renderScreen();
@@ -142,6 +145,20 @@ export class StatusView {
       byId("otp-error").hidden = !s.triedOtp;
       this.show();
       this.otpInput.focus();
+    } else if (s.kind === "revoked") {
+      title.textContent = "This read-only link no longer works";
+      text.textContent =
+        "An editor of the document replaced or removed it (or removed the document's protection). " +
+        "Ask them for the current link.";
+      const start = h("button", {
+        type: "button",
+        className: "button primary",
+        textContent: "Start a new document",
+        onclick: () => this.actions.newDocument(),
+      });
+      actions.append(start);
+      this.show();
+      start.focus();
     } else if (s.kind === "invalid") {
       title.textContent = "This link does not name a document";
       text.textContent = s.message;
