@@ -10,7 +10,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help run build wasm web test test-rust test-wasm test-web lint bench
+.PHONY: help run build wasm web test test-rust test-fuzz test-wasm test-web lint bench
 
 help:
 	@echo "make run    build everything and run the server on http://localhost:3030/"
@@ -33,11 +33,11 @@ run: build
 
 ## Every test: formatting and lints (Rust, Dockerfile), the Rust workspace
 ## (OT properties, simulation, trace replays, server unit and black-box
-## tests) with a few seconds of the load generator as a smoke test, the
-## WASM tests under Node and Chromium, and the web client's
-## unit and end-to-end tests in headless Chromium (whose build checks the
-## WASM and bundle size budgets).
-test: lint test-rust test-wasm test-web
+## tests) with a few seconds of the load generator as a smoke test, a short
+## run of each cargo-fuzz target, the WASM tests under Node and Chromium,
+## and the web client's unit and end-to-end tests in headless Chromium
+## (whose build checks the WASM and bundle size budgets).
+test: lint test-rust test-fuzz test-wasm test-web
 	@echo "all tests passed"
 
 lint:
@@ -48,6 +48,13 @@ lint:
 test-rust:
 	cargo test --workspace
 	scripts/bench-smoke.sh
+
+## The cargo-fuzz targets (fuzz/), FUZZ_SECONDS each (20 by default: about
+## four minutes in all on a fresh two-core machine, most of it installing
+## cargo-fuzz into .tools/ and building the targets). docs/fuzzing.md.
+FUZZ_SECONDS ?= 20
+test-fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 test-wasm:
 	scripts/test-wasm.sh
