@@ -1228,3 +1228,19 @@ impl Audit {
         self.lost.is_empty() && self.duplicated.is_empty() && self.strangers.is_empty()
     }
 }
+
+/// A `Snapshot` greeting message (`{"Snapshot":{…}}`) without its `epoch`,
+/// which is random per document load; checks that the epoch is there (16
+/// hex digits) first, so tests can compare the rest exactly.
+pub fn sans_epoch(msg: &Value) -> Value {
+    let mut v = msg.clone();
+    if let Some(s) = v.get_mut("Snapshot").and_then(Value::as_object_mut) {
+        let epoch = s.remove("epoch");
+        let ok = epoch
+            .as_ref()
+            .and_then(Value::as_str)
+            .is_some_and(|e| e.len() == 16 && e.chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(ok, "Snapshot without a valid epoch: {msg}");
+    }
+    v
+}
