@@ -50,7 +50,7 @@ test-rust:
 	scripts/bench-smoke.sh
 
 ## The cargo-fuzz targets (fuzz/), FUZZ_SECONDS each (20 by default: about
-## four minutes in all on a fresh two-core machine, most of it installing
+## five minutes in all on a fresh two-core machine, most of it installing
 ## cargo-fuzz into .tools/ and building the targets). docs/fuzzing.md.
 FUZZ_SECONDS ?= 20
 test-fuzz:
