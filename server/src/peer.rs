@@ -53,11 +53,14 @@ impl std::error::Error for PeerError {}
 /// What one message from the server meant.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// History entries were applied; their authors, in order (our own
-    /// entries are acknowledgements and appear as [`Event::Acked`]).
-    Remote(Vec<UserId>),
-    /// Our edit with this sequence number was acknowledged.
-    Acked(u64),
+    /// A `History` message was applied. One message can carry both our
+    /// acknowledgements and others' edits, so both are reported.
+    Entries {
+        /// Sequence numbers of our edits it acknowledged, in order.
+        acked: Vec<u64>,
+        /// Authors of the other entries, in order.
+        remote: Vec<UserId>,
+    },
     /// Anything else (metadata, errors), decoded.
     Other(ServerMsg),
 }
@@ -323,12 +326,8 @@ impl Peer {
                 if let Some(text) = self.pending_send.take() {
                     self.send(text).await?;
                 }
-                if let Some(seq) = acked.last() {
-                    return Ok(Event::Acked(*seq));
-                }
-                Ok(Event::Remote(
-                    authors.into_iter().filter(|a| Some(*a) != own).collect(),
-                ))
+                let remote = authors.into_iter().filter(|a| Some(*a) != own).collect();
+                Ok(Event::Entries { acked, remote })
             }
             other => Ok(Event::Other(other)),
         }
