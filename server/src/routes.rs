@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use serde::Serialize;
 use tokio::sync::watch;
 use warp::filters::BoxedFilter;
@@ -139,12 +140,6 @@ async fn protect(
     )
 }
 
-/// Each socket's read buffer. tungstenite allocates it up front and
-/// fills it on every read, so its size is most of what an idle connection
-/// costs (docs/benchmarks.md, row d: 128 KiB by default). Client messages
-/// are small (edits, cursors); a larger one grows the buffer as needed.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
-
 /// Every route, under `config.base_path`.
 pub fn routes(
     registry: Arc<Registry>,
@@ -215,13 +210,11 @@ pub fn routes(
                     Err(reply) => return reply.into_response(),
                 };
                 let frame = registry.config.max_frame_bytes();
-                let config = ws::WebSocketConfig::default()
-                    .read_buffer_size(READ_BUFFER_BYTES)
-                    .max_message_size(Some(frame))
-                    .max_frame_size(Some(frame));
-                upgrade.accept(config, move |socket| async move {
-                    connection::serve(socket, registry, id, access, shutdown).await;
-                    drop(permit);
+                // A combinator, not an async block awaiting `serve`: that
+                // would hold `serve`'s future twice (docs/benchmarks.md, d).
+                upgrade.accept(frame, move |socket| {
+                    connection::serve(socket, registry, id, access, shutdown)
+                        .map(move |()| drop(permit))
                 })
             },
         );

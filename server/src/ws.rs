@@ -2,11 +2,12 @@
 //! reads and writes.
 //!
 //! This replaces `warp::ws()` because warp's `Ws` cannot set tungstenite's
-//! `read_buffer_size`: its 128 KiB default is allocated for every socket
-//! and touched on the first read, which made an idle connection cost
-//! about 136 KiB (docs/benchmarks.md, row d). Here the upgrade is answered
-//! the way warp does it (same checks, same 101 reply), and the upgraded
-//! connection is wrapped with a [`WebSocketConfig`] chosen by the caller.
+//! buffer sizes: its 128 KiB read buffer is allocated for every socket and
+//! touched on the first read, which made an idle connection cost about
+//! 136 KiB (docs/benchmarks.md, row d). Here the upgrade is answered the
+//! way warp does it (same checks, same 101 reply), and the upgraded
+//! connection gets a 1 KiB read buffer and no write buffer of its own
+//! between messages (see [`Batched`]).
 //!
 //! [`WebSocket`] and [`Message`] have the small part of warp's API the
 //! connection code uses, so that code does not depend on which library
@@ -14,22 +15,46 @@
 
 use std::fmt;
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use futures_util::{Sink, Stream};
+use futures_util::{FutureExt, Sink, Stream, TryFutureExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::{self, Role};
+use tokio_tungstenite::tungstenite::protocol::{self, Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 use warp::http::header::{self, HeaderMap, HeaderValue};
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
-pub use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+/// Each socket's read buffer, and the most one `read(2)` asks for.
+/// tungstenite allocates it when the socket opens and zero-fills it before
+/// reads, so it is resident for every connection, idle or not. Client
+/// messages are small (an edit, a cursor: about 100 B); one larger than
+/// the buffer is read in several calls, into a buffer grown to its size.
+const READ_BUFFER_BYTES: usize = 1024;
+
+/// Most bytes [`Batched`] collects before writing them without waiting
+/// for the flush: tungstenite's own default write buffer size.
+const MAX_BATCH_BYTES: usize = 128 * 1024;
+
+/// The configuration of every server socket; `max_frame` bounds frames
+/// and messages.
+fn config(max_frame: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        // Each frame goes straight on to `Batched`, which collects them
+        // until the flush; tungstenite's own buffer then never holds more
+        // than the frame being written.
+        .write_buffer_size(0)
+        .max_message_size(Some(max_frame))
+        .max_frame_size(Some(max_frame))
+}
 
 /// Errors reading or writing a socket (tungstenite's; the same errors,
 /// with the same texts, that warp's socket wrapped).
@@ -111,30 +136,31 @@ fn check(headers: &HeaderMap) -> Result<String, NotAnUpgrade> {
 
 impl Upgrade {
     /// The `101 Switching Protocols` reply. Once it has been sent, the
-    /// connection becomes a [`WebSocket`] with `config` and is given to
-    /// `serve` on a task of its own. If the upgrade never completes (the
-    /// client went away), `serve` is dropped without being called.
-    pub fn accept<F, U>(self, config: WebSocketConfig, serve: F) -> warp::reply::Response
+    /// connection becomes a [`WebSocket`] that takes frames and messages
+    /// of up to `max_frame` bytes, and is given to `serve` on a task of
+    /// its own. If the upgrade never completes (the client went away),
+    /// `serve` is dropped without being called.
+    pub fn accept<F, U>(self, max_frame: usize, serve: F) -> warp::reply::Response
     where
         F: FnOnce(WebSocket) -> U + Send + 'static,
         U: Future<Output = ()> + Send + 'static,
     {
         match self.on_upgrade {
             Some(on_upgrade) => {
-                tokio::spawn(async move {
-                    match on_upgrade.await {
-                        Ok(upgraded) => {
-                            let inner = WebSocketStream::from_raw_socket(
-                                TokioIo::new(upgraded),
-                                Role::Server,
-                                Some(config),
-                            )
-                            .await;
-                            serve(WebSocket { inner }).await;
-                        }
-                        Err(e) => tracing::debug!("WebSocket upgrade failed: {e}"),
-                    }
-                });
+                // Stages chained with combinators rather than one async
+                // block: each stage's state (and `serve` itself) is gone
+                // once the next one runs, so the task, which lives as long
+                // as the connection, is no larger than `serve`'s future.
+                let task = on_upgrade
+                    .map_err(|e| tracing::debug!("WebSocket upgrade failed: {e}"))
+                    .and_then(move |upgraded| {
+                        let io = Batched::new(TokioIo::new(upgraded));
+                        WebSocketStream::from_raw_socket(io, Role::Server, Some(config(max_frame)))
+                            .map(Ok)
+                    })
+                    .and_then(move |inner| serve(WebSocket { inner }).map(Ok))
+                    .map(|_: Result<(), ()>| ());
+                tokio::spawn(task);
             }
             None => tracing::debug!("WebSocket upgrade impossible on this connection"),
         }
@@ -150,10 +176,96 @@ impl Upgrade {
     }
 }
 
+/// The upgraded connection under tungstenite, which hands it each frame
+/// as it is sent. Between a [`WebSocket`] send and the next flush those
+/// frames are collected and go out in one write on the flush (what
+/// tungstenite's own write buffer did), and the buffer is freed after it:
+/// tungstenite keeps its write buffer's capacity for good, which for a
+/// connection that was once sent a batch (a joiner is sent every other
+/// user at once) stayed allocated while it idled. Writes outside a send
+/// (the pongs and close replies tungstenite sends while reading) go
+/// straight to the socket, as before.
+struct Batched<S> {
+    io: S,
+    /// Collected bytes; empty and unallocated after a flush.
+    buf: Vec<u8>,
+    /// How much of `buf` has been written.
+    written: usize,
+    /// Whether writes are collected: from a send until the next flush.
+    collecting: bool,
+}
+
+impl<S> Batched<S> {
+    fn new(io: S) -> Batched<S> {
+        Batched {
+            io,
+            buf: Vec::new(),
+            written: 0,
+            collecting: false,
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Batched<S> {
+    /// Writes out everything collected.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.written < self.buf.len() {
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.buf[self.written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.written += n;
+        }
+        self.buf.clear();
+        self.written = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Batched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Batched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if !self.collecting || self.buf.len() + data.len() > MAX_BATCH_BYTES {
+            ready!(self.poll_drain(cx))?;
+        }
+        if !self.collecting || data.len() >= MAX_BATCH_BYTES {
+            // Nothing is collected at this point, so the order is kept.
+            return Pin::new(&mut self.io).poll_write(cx, data);
+        }
+        self.buf.extend_from_slice(data);
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_drain(cx))?;
+        self.collecting = false;
+        self.buf = Vec::new();
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_drain(cx))?;
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
 /// An upgraded connection: a `Stream` of received messages and a `Sink`
 /// for messages to send. Pings are answered as they are read.
 pub struct WebSocket {
-    inner: WebSocketStream<TokioIo<Upgraded>>,
+    inner: WebSocketStream<Batched<TokioIo<Upgraded>>>,
 }
 
 impl fmt::Debug for WebSocket {
@@ -179,6 +291,8 @@ impl Sink<Message> for WebSocket {
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        // Collected until the flush (`Batched`).
+        self.inner.get_mut().collecting = true;
         Pin::new(&mut self.inner).start_send(item.inner)
     }
 
@@ -297,6 +411,73 @@ mod tests {
             pairs[i].1 = wrong;
             assert!(check(&request(&pairs)).is_err(), "{pairs:?}");
         }
+    }
+
+    /// What the other end has received so far.
+    async fn received(peer: &mut tokio::io::DuplexStream) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let mut out = vec![0; 1 << 20];
+        match tokio::time::timeout(std::time::Duration::from_millis(50), peer.read(&mut out)).await
+        {
+            Ok(n) => out.truncate(n.unwrap()),
+            Err(_) => out.clear(),
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn sends_are_collected_until_the_flush_and_the_buffer_is_freed() {
+        use tokio::io::AsyncWriteExt;
+        let (io, mut peer) = tokio::io::duplex(1 << 20);
+        let mut b = Batched::new(io);
+        b.collecting = true;
+        b.write_all(b"one ").await.unwrap();
+        b.write_all(b"two").await.unwrap();
+        assert_eq!(received(&mut peer).await, b"");
+        b.flush().await.unwrap();
+        assert_eq!(received(&mut peer).await, b"one two");
+        assert!(!b.collecting);
+        assert_eq!(b.buf.capacity(), 0);
+    }
+
+    #[tokio::test]
+    async fn other_writes_go_straight_through() {
+        use tokio::io::AsyncWriteExt;
+        let (io, mut peer) = tokio::io::duplex(1 << 20);
+        let mut b = Batched::new(io);
+        b.write_all(b"pong").await.unwrap();
+        assert_eq!(received(&mut peer).await, b"pong");
+        assert_eq!(b.buf.capacity(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_large_batch_is_written_before_the_flush_in_order() {
+        use tokio::io::AsyncWriteExt;
+        let (io, mut peer) = tokio::io::duplex(4 << 20);
+        let mut b = Batched::new(io);
+        b.collecting = true;
+        let small = vec![1u8; MAX_BATCH_BYTES - 10];
+        let large = vec![2u8; MAX_BATCH_BYTES];
+        b.write_all(&small).await.unwrap();
+        b.write_all(&[3u8; 20]).await.unwrap();
+        b.write_all(&large).await.unwrap();
+        b.write_all(b"end").await.unwrap();
+        b.flush().await.unwrap();
+        let mut all = Vec::new();
+        loop {
+            let got = received(&mut peer).await;
+            if got.is_empty() {
+                break;
+            }
+            all.extend(got);
+        }
+        let expected = [small, vec![3u8; 20], large, b"end".to_vec()].concat();
+        assert!(
+            all == expected,
+            "{} bytes, expected {}",
+            all.len(),
+            expected.len()
+        );
     }
 
     #[test]
