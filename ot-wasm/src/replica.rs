@@ -125,24 +125,13 @@ impl Replica {
     /// A history entry from the server: `author` made `op`, based on the
     /// server text at [`Client::revision`]. On error nothing changes.
     pub fn receive(&mut self, author: UserId, op: &Operation) -> Result<Incoming, EdgeError> {
-        // With nothing pending the client passes the entry through
-        // unchecked and counts it, so check its length against the text
-        // first (when something is pending, the transform checks it).
-        if Some(author) != self.client.user()
-            && self.client.is_synchronized()
-            && op.base_len() != self.text.len_chars()
-        {
-            return Err(OtError::LengthMismatch {
-                expected: op.base_len(),
-                actual: self.text.len_chars(),
-            }
-            .into());
-        }
+        // Checked against the server text before anything changes: the
+        // client passes a remote entry through unchecked when nothing is
+        // pending, and `base` must not fail to apply below.
         let own = (Some(author) == self.client.user())
             .then(|| self.client.outstanding().map(|p| p.operation.clone()))
             .flatten();
         if let Some(own) = &own {
-            // Checked before anything changes, so `base` cannot fail below.
             check_len(self.base.len_chars(), own.base_len())?;
         } else if Some(author) != self.client.user() {
             check_len(self.base.len_chars(), op.base_len())?;

@@ -87,18 +87,8 @@ async fn run_seed(server: &Server, seed: u64) -> u64 {
 
     // Calm: new connections are not cut. Everyone reconnects and syncs.
     proxy.calm();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for (i, t) in typists.iter_mut().enumerate() {
-        if let Err(e) = t.settle(deadline).await {
-            panic!("seed {seed}: typist {i} did not settle: {e}");
-        }
-    }
-    let revision = typists.iter().map(|t| t.peer.revision()).max().unwrap();
-    for (i, t) in typists.iter_mut().enumerate() {
-        if let Err(e) = t.catch_up(revision).await {
-            panic!("seed {seed}: typist {i}: {e}");
-        }
-    }
+    common::settle_all(&mut typists, seed).await;
+    let revision = typists[0].peer.revision();
 
     let text = server.text(&id).await;
     for (i, t) in typists.iter().enumerate() {

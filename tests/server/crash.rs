@@ -196,18 +196,7 @@ async fn run_seed(seed: u64) {
         }
         typists.push(typist);
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for (i, t) in typists.iter_mut().enumerate() {
-        if let Err(e) = t.settle(deadline).await {
-            panic!("seed {seed}: typist {i} did not settle: {e}");
-        }
-    }
-    let revision = typists.iter().map(|t| t.peer.revision()).max().unwrap();
-    for (i, t) in typists.iter_mut().enumerate() {
-        if let Err(e) = t.catch_up(revision).await {
-            panic!("seed {seed}: typist {i}: {e}");
-        }
-    }
+    common::settle_all(&mut typists, seed).await;
     let end = server.text(&id).await;
     for (i, t) in typists.iter().enumerate() {
         let mine = t.peer.text();

@@ -522,12 +522,7 @@ export class Session {
       }
       if (this.user !== null) old.identified(this.user);
       this.editor.applyRemote([changes]);
-      this.freshJoin = false;
-      if (this.catchingUp) return this.caughtUp();
-      const sub = old.resume();
-      if (sub) this.sendEdit(sub);
-      this.reportSynced();
-      return;
+      return this.snapshotTaken(old);
     }
     const nextSeq = Math.max(old?.nextSeq ?? 1, this.usedSeq + 1, lastSeq + 1);
     const doc = Doc.withNextSeq(text, revision, nextSeq);
@@ -553,10 +548,14 @@ export class Session {
     this.doc = doc;
     this.diverged = false;
     this.discardLocal = false;
+    this.snapshotTaken(doc);
+  }
+
+  /** After a snapshot: finish the catch-up, or (the protocol sends
+   * snapshots only as the catch-up; should one come later) go online. */
+  private snapshotTaken(doc: Doc): void {
     this.freshJoin = false;
     if (this.catchingUp) return this.caughtUp();
-    // The protocol sends snapshots only as the catch-up; should one come
-    // later, the new Doc must still go online.
     const sub = doc.resume();
     if (sub) this.sendEdit(sub);
     this.reportSynced();

@@ -1244,3 +1244,21 @@ pub fn sans_epoch(msg: &Value) -> Value {
     }
     v
 }
+
+/// Brings every typist back online with nothing pending (within 20 s),
+/// then up to the highest revision any of them reached, so their texts
+/// can be compared with the server's. Panics naming `seed` on failure.
+pub async fn settle_all(typists: &mut [Typist], seed: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    for (i, t) in typists.iter_mut().enumerate() {
+        if let Err(e) = t.settle(deadline).await {
+            panic!("seed {seed}: typist {i} did not settle: {e}");
+        }
+    }
+    let revision = typists.iter().map(|t| t.peer.revision()).max().unwrap_or(0);
+    for (i, t) in typists.iter_mut().enumerate() {
+        if let Err(e) = t.catch_up(revision).await {
+            panic!("seed {seed}: typist {i}: {e}");
+        }
+    }
+}
