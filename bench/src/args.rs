@@ -13,8 +13,9 @@ tandem-bench — load generator for the tandem server (loopback only)
 Usage:
   tandem-bench --spawn PATH  [--server-env NAME=VALUE]... [options]
   tandem-bench --server ws://127.0.0.1:PORT [--pid PID]  [options]
+  tandem-bench --mode floor [--clients N] [--message-bytes N] [--duration S]
 
-Target (exactly one):
+Target (exactly one; none for --mode floor):
   --spawn PATH          start this tandem binary on 127.0.0.1 with a random
                         port and a temporary SQLite database; it is stopped
                         (SIGTERM, then SIGKILL) when the run ends
@@ -32,6 +33,10 @@ Modes (--mode, default load):
           connection
   trace   one client replays an editing trace keystroke by keystroke (each
           acknowledged before the next) while --watchers others receive it
+  floor   no tandem server: --clients connections ping-pong --message-bytes
+          with an echo server (a copy of this program, on tokio, like the
+          server) over loopback TCP; its CPU per round trip is the machine's
+          floor under the server's CPU per saturating edit
 
 Options:
   --docs N              documents (load, idle)                           [1]
@@ -54,6 +59,7 @@ Options:
                         (fresh join, and a reconnect from revision 0)
   --seed N              seed of the typists                              [1]
   --wait S              bound on each single wait (connect, ack, drain)  [30]
+  --message-bytes N     floor: bytes of each request and reply         [100]
   --json                print the report as JSON instead of text
   -h, --help            this text
 
@@ -97,6 +103,8 @@ pub enum Mode {
     Idle,
     /// Trace replay.
     Trace,
+    /// The machine's floor: request/reply over loopback TCP.
+    Floor,
 }
 
 /// Parsed options.
@@ -140,6 +148,8 @@ pub struct Args {
     pub wait: Duration,
     /// JSON output.
     pub json: bool,
+    /// Size of each floor-mode message.
+    pub message_bytes: usize,
 }
 
 /// Where the traces are: `shared/traces` beside the repository.
@@ -172,6 +182,7 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
     let mut seed = 1;
     let mut wait = Duration::from_secs(30);
     let mut json = false;
+    let mut message_bytes = 100;
 
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
@@ -203,6 +214,7 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
                     "joins" => Mode::Joins,
                     "idle" => Mode::Idle,
                     "trace" => Mode::Trace,
+                    "floor" => Mode::Floor,
                     other => return Err(format!("unknown --mode {other:?}")),
                 }
             }
@@ -226,11 +238,22 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
             "--seed" => seed = number(flag, &value(flag)?, 0, u64::MAX)?,
             "--wait" => wait = seconds(flag, &value(flag)?, 600.0)?,
             "--json" => json = true,
+            "--message-bytes" => message_bytes = number(flag, &value(flag)?, 1, 1 << 20)? as usize,
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }
     }
 
     let target = match (spawn, server) {
+        (None, None) if mode == Mode::Floor => {
+            // The echo server is a copy of this program.
+            let binary = std::env::current_exe()
+                .map_err(|e| format!("cannot find this program to start the echo server: {e}"))?;
+            let env = vec![(crate::floor::ECHO_ENV.to_owned(), "1".to_owned())];
+            Target::Spawn { binary, env }
+        }
+        _ if mode == Mode::Floor => {
+            return Err("--mode floor starts its own echo server: no --spawn or --server".into())
+        }
         (Some(_), Some(_)) => return Err("give either --spawn or --server, not both".into()),
         (None, None) => return Err("give --spawn PATH or --server ws://127.0.0.1:PORT".into()),
         (Some(binary), None) => {
@@ -287,6 +310,7 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
         seed,
         wait,
         json,
+        message_bytes,
     }))
 }
 
@@ -389,6 +413,11 @@ mod tests {
         assert!(args("--server ws://127.0.0.1:1 --server-env A=B").is_err());
         assert!(args("--spawn x --server-env PORT=80").is_err());
         assert!(args("--help").unwrap().is_none());
+        let f = args("--mode floor --clients 4").unwrap().unwrap();
+        assert!(
+            matches!(f.target, Target::Spawn { ref env, .. } if env[0].0 == "TANDEM_BENCH_ECHO")
+        );
+        assert!(args("--mode floor --spawn x").is_err());
         let i = args("--spawn x --mode idle").unwrap().unwrap();
         assert_eq!((i.docs, i.join_concurrency), (100, Some(256)));
     }

@@ -13,7 +13,8 @@
 //! - [`client`]: one simulated editor; [`typing`]: what it types.
 //! - [`engine`]: the join/run/drain/check phases, used
 //!   by [`load`], [`joins`] and [`trace`], with one [`task`] per client;
-//!   [`idle`]: idle connections.
+//!   [`idle`]: idle connections; [`floor`]: the machine's own cost of a
+//!   request and reply, for comparison.
 //! - [`proc_stats`]: `/proc` readings; [`stats`]: latency histograms;
 //!   [`http`]: a tiny HTTP GET; [`report`]: text and JSON output.
 
@@ -22,6 +23,7 @@
 mod args;
 mod client;
 mod engine;
+mod floor;
 mod http;
 mod idle;
 mod joins;
@@ -41,6 +43,9 @@ use report::Report;
 use spawn::Server;
 
 fn main() -> ExitCode {
+    if std::env::var_os(floor::ECHO_ENV).is_some() {
+        return floor::serve_echo();
+    }
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let args = match args::parse(&argv) {
         Ok(Some(a)) => a,
@@ -120,6 +125,7 @@ async fn run_mode(server: &Server, args: &Args, prefix: &str) -> Result<Report, 
         Mode::Joins => Report::Joins(joins::run(server, args, format!("{prefix}-0")).await?),
         Mode::Idle => Report::Idle(idle::run(server, args, prefix).await?),
         Mode::Trace => Report::Trace(trace::run(server, args, format!("{prefix}-0")).await?),
+        Mode::Floor => Report::Floor(floor::run(server, args).await?),
     })
 }
 
@@ -134,6 +140,7 @@ fn raise_fd_limit(args: &Args) {
         Mode::Load => args.docs * args.clients,
         Mode::Joins => args.clients,
         Mode::Trace => args.watchers + 1,
+        Mode::Floor => args.clients,
     } as u64;
     let want = sockets + 256;
     let limit = getrlimit(Resource::Nofile);

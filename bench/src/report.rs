@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::engine::Outcome;
+use crate::floor::FloorReport;
 use crate::idle::IdleReport;
 use crate::load::{GreetingReport, LoadReport};
 use crate::stats::Summary;
@@ -23,6 +24,8 @@ pub enum Report {
     Idle(IdleReport),
     /// Trace mode.
     Trace(TraceReport),
+    /// Floor mode.
+    Floor(FloorReport),
 }
 
 impl Report {
@@ -32,6 +35,7 @@ impl Report {
             Report::Load(r) => r.run.is_clean(),
             Report::Joins(r) => r.is_clean(),
             Report::Trace(r) => r.run.is_clean(),
+            Report::Floor(r) => r.errors.is_empty() && r.round_trips > 0,
             Report::Idle(r) => {
                 r.join_failures.is_empty() && r.disconnects.is_empty() && r.joined == r.connections
             }
@@ -110,6 +114,7 @@ pub fn text(report: &Report) -> String {
             outcome(&mut out, &r.run);
         }
         Report::Idle(r) => idle(&mut out, r),
+        Report::Floor(r) => floor(&mut out, r),
     }
     let _ = writeln!(
         out,
@@ -121,6 +126,35 @@ pub fn text(report: &Report) -> String {
         }
     );
     out
+}
+
+fn floor(out: &mut String, r: &FloorReport) {
+    let _ = writeln!(
+        out,
+        "floor: {} clients, request and reply of {} B over loopback TCP (echo server, no WebSocket/JSON/OT)",
+        r.clients, r.message_bytes
+    );
+    let _ = writeln!(
+        out,
+        "  throughput        {:.0} round trips/s ({} in {:.2} s)",
+        r.per_second, r.round_trips, r.seconds
+    );
+    let _ = writeln!(out, "  round trip        {}", latency(&r.latency));
+    let _ = writeln!(
+        out,
+        "  server CPU        {:.2} s ({:.0} % of one core) = {:.1} us per round trip",
+        r.server_cpu_seconds,
+        100.0 * r.server_cpu_seconds / r.seconds.max(1e-9),
+        r.server_cpu_us_per_round_trip
+    );
+    let _ = writeln!(
+        out,
+        "  load generator    {:.2} s CPU; load average {:.2} at start",
+        r.bench_cpu_seconds, r.load_average_start[0]
+    );
+    for e in &r.errors {
+        let _ = writeln!(out, "  error             {e}");
+    }
 }
 
 fn mib(kib: u64) -> String {

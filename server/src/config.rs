@@ -46,6 +46,11 @@ pub struct Config {
     /// Most acknowledged editing a crash may lose: the journal of edits is
     /// written at least four times per this interval.
     pub persist_max_loss: Duration,
+    /// Others' changes are sent to a connection at most once per this
+    /// interval (its own acknowledgements and replies go out at once), so
+    /// that a busy document costs one write per connection and interval
+    /// instead of one per change. Zero sends every change as it happens.
+    pub broadcast_interval: Duration,
     /// Longest accepted document id.
     pub max_document_id_length: usize,
     /// Longest accepted user name, in characters.
@@ -115,6 +120,10 @@ All configuration is through environment variables:
   PERSIST_MAX_LOSS_MS            most acknowledged editing a crash (kill -9,
                                  power loss aside) may lose; edits are
                                  journaled 4 times per this interval          [1000]
+  BROADCAST_INTERVAL_MS          others' changes reach a connection at most
+                                 once per this interval, batched; its own
+                                 acknowledgements are not delayed (0 = each
+                                 change at once)                               [16]
   MAX_DOCUMENT_ID_LENGTH         longest document id                           [64]
   MAX_USER_NAME_LENGTH           longest user name                             [64]
   SHUTDOWN_TIMEOUT_SECONDS       time allowed to save documents on SIGTERM     [10]
@@ -290,6 +299,7 @@ impl Config {
                 |n| *n > 0,
             )?,
             persist_max_loss: v.interval("PERSIST_MAX_LOSS_MS", 1000.0, 0.001)?,
+            broadcast_interval: v.duration("BROADCAST_INTERVAL_MS", 16.0, 0.001)?,
             max_document_id_length: v.parse(
                 "MAX_DOCUMENT_ID_LENGTH",
                 64usize,
@@ -391,6 +401,7 @@ mod tests {
         assert_eq!(c.max_document_bytes, 256 * 1024);
         assert_eq!(c.base_path, "");
         assert_eq!(c.log_filter, "info");
+        assert_eq!(c.broadcast_interval, Duration::from_millis(16));
     }
 
     #[test]
@@ -401,6 +412,7 @@ mod tests {
             ("PERSIST_IDLE_SECONDS", "0.25"),
             ("BASE_PATH", "/tools/pad/"),
             ("LOG_LEVEL", "debug"),
+            ("BROADCAST_INTERVAL_MS", "0"),
         ]))
         .unwrap();
         assert_eq!(c.port, 0);
@@ -408,6 +420,7 @@ mod tests {
         assert_eq!(c.persist_idle, Duration::from_millis(250));
         assert_eq!(c.base_path, "/tools/pad");
         assert_eq!(c.log_filter, "debug");
+        assert_eq!(c.broadcast_interval, Duration::ZERO);
         for (name, value) in [
             ("PORT", "70000"),
             ("EXPIRY_DAYS", "-1"),
@@ -417,6 +430,7 @@ mod tests {
             ("BASE_PATH", "/a b"),
             ("BIND_ADDR", "localhost:80"),
             ("PERSIST_IDLE_SECONDS", "NaN"),
+            ("BROADCAST_INTERVAL_MS", "-5"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name);

@@ -241,24 +241,44 @@ impl Connection<'_> {
         Ok(UserInfo { name, hue })
     }
 
+    /// Sends the document's changes and reads the client's messages until
+    /// the connection ends.
+    ///
+    /// Writes are throttled, not delayed: a change after a quiet spell is
+    /// sent at once, but once something was sent, changes made by others
+    /// within `BROADCAST_INTERVAL_MS` wait for the end of that interval
+    /// and go out together. Anything the client sends is answered at once,
+    /// together with whatever was waiting, so its own acknowledgements are
+    /// never held back. On a busy document this turns one write (and one
+    /// wake-up) per connection and change into at most one per interval
+    /// (docs/benchmarks.md, row a).
     async fn main_loop(&mut self, rx: &mut Rx, doc: &Document, session: &mut Session) -> End {
         let config = self.registry.config.clone();
+        let interval = config.broadcast_interval;
         let mut heartbeat = tokio::time::interval_at(
             Instant::now() + config.ws_heartbeat_interval,
             config.ws_heartbeat_interval,
         );
         let mut last_heard = Instant::now();
+        // When updates were last sent, and until when the next ones wait
+        // (`None`: they go out as soon as they are there).
+        let mut last_sent = Instant::now();
+        let mut held_until: Option<Instant> = None;
         loop {
             let notified = doc.notified();
             tokio::pin!(notified);
-            notified.as_mut().enable();
-            match doc.updates(session) {
-                Ok(msgs) => {
-                    if let Err(end) = self.send_all(msgs).await {
-                        return end;
+            if held_until.is_none() {
+                notified.as_mut().enable();
+                match doc.updates(session) {
+                    Ok(msgs) if msgs.is_empty() => {}
+                    Ok(msgs) => {
+                        if let Err(end) = self.send_all(msgs).await {
+                            return end;
+                        }
+                        last_sent = Instant::now();
                     }
+                    Err(close) => return close.into(),
                 }
-                Err(close) => return close.into(),
             }
             if *self.shutdown.borrow() {
                 return Close::Restarting.into();
@@ -266,9 +286,18 @@ impl Connection<'_> {
             tokio::select! {
                 biased;
                 _ = self.shutdown.changed() => return Close::Restarting.into(),
-                _ = &mut notified => {}
+                _ = &mut notified, if held_until.is_none() => {
+                    let next = last_sent + interval;
+                    if next > Instant::now() {
+                        held_until = Some(next);
+                    }
+                }
+                _ = sleep_until_some(held_until) => held_until = None,
                 incoming = rx.next() => {
                     last_heard = Instant::now();
+                    // The reply, and everything held back with it, goes
+                    // out now.
+                    held_until = None;
                     match incoming {
                         None => return End::Gone("closed by the client"),
                         Some(Err(e)) => return read_error(e),
@@ -478,6 +507,14 @@ impl Connection<'_> {
             Ok(Err(_)) => Err(End::Gone("write failed")),
             Ok(Ok(())) => Ok(()),
         }
+    }
+}
+
+/// Sleeps until `until`; never returns for `None`.
+async fn sleep_until_some(until: Option<Instant>) {
+    match until {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
 
