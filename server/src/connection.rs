@@ -63,6 +63,7 @@ pub async fn serve(
         shutdown,
         deferred_cursor: None,
         throttled: false,
+        replies: Vec::new(),
     };
     let end = conn.run(&mut rx, &id, &access).await;
     match end {
@@ -120,6 +121,9 @@ struct Connection<'a> {
     /// Whether this connection was told it is being slowed down (once per
     /// episode).
     throttled: bool,
+    /// Error replies not sent yet: the main loop sends them after the
+    /// document's changes, in the same write.
+    replies: Vec<String>,
 }
 
 /// A token bucket: `rate` tokens a second, at most `2 × rate` saved up.
@@ -224,9 +228,7 @@ impl Connection<'_> {
             return end;
         }
         if let Some(message) = bad_info {
-            if let Err(end) = self.error(ErrorCode::InvalidClientInfo, &message).await {
-                return end;
-            }
+            self.error(ErrorCode::InvalidClientInfo, &message);
         }
         self.main_loop(rx, &doc, &mut member.session).await
     }
@@ -249,9 +251,10 @@ impl Connection<'_> {
     /// within `BROADCAST_INTERVAL_MS` wait for the end of that interval
     /// and go out together. Anything the client sends is answered at once,
     /// together with whatever was waiting, so its own acknowledgements are
-    /// never held back. On a busy document this turns one write (and one
-    /// wake-up) per connection and change into at most one per interval
-    /// (docs/benchmarks.md, row a).
+    /// never held back (what was held goes out first, so that a reply
+    /// never overtakes an earlier change). On a busy document this turns
+    /// one write (and one wake-up) per connection and change into at most
+    /// one per interval (docs/benchmarks.md, rows a and c).
     async fn main_loop(&mut self, rx: &mut Rx, doc: &Document, session: &mut Session) -> End {
         let config = self.registry.config.clone();
         let interval = config.broadcast_interval;
@@ -267,17 +270,24 @@ impl Connection<'_> {
         loop {
             let notified = doc.notified();
             tokio::pin!(notified);
+            // Replies go out at once, and with them whatever was held.
+            if !self.replies.is_empty() {
+                held_until = None;
+            }
             if held_until.is_none() {
                 notified.as_mut().enable();
-                match doc.updates(session) {
-                    Ok(msgs) if msgs.is_empty() => {}
-                    Ok(msgs) => {
-                        if let Err(end) = self.send_all(msgs).await {
-                            return end;
-                        }
+                match self.send_updates(doc, session).await {
+                    Ok(false) => {}
+                    Ok(true) => {
                         last_sent = Instant::now();
+                        // Whatever comes next waits for the interval's
+                        // end; not listening until then also spares this
+                        // task a wake-up for every change in between.
+                        if !interval.is_zero() {
+                            held_until = Some(last_sent + interval);
+                        }
                     }
-                    Err(close) => return close.into(),
+                    Err(end) => return end,
                 }
             }
             if *self.shutdown.borrow() {
@@ -295,8 +305,8 @@ impl Connection<'_> {
                 _ = sleep_until_some(held_until) => held_until = None,
                 incoming = rx.next() => {
                     last_heard = Instant::now();
-                    // The reply, and everything held back with it, goes
-                    // out now.
+                    // The acknowledgement or reply, and everything held
+                    // back with it, goes out now.
                     held_until = None;
                     match incoming {
                         None => return End::Gone("closed by the client"),
@@ -325,6 +335,18 @@ impl Connection<'_> {
         }
     }
 
+    /// Sends what changed since the last call, then the replies waiting,
+    /// if there is anything; says whether something was sent.
+    async fn send_updates(&mut self, doc: &Document, session: &mut Session) -> Result<bool, End> {
+        let mut msgs = doc.updates(session)?;
+        msgs.append(&mut self.replies);
+        if msgs.is_empty() {
+            return Ok(false);
+        }
+        self.send_all(msgs).await?;
+        Ok(true)
+    }
+
     async fn handle(&mut self, doc: &Document, session: &Session, msg: Message) -> Result<(), End> {
         if msg.is_close() {
             return Err(End::Gone("closed by the client"));
@@ -351,13 +373,13 @@ impl Connection<'_> {
             if let Some(what) = refused {
                 let message =
                     format!("{what} not allowed: this connection was opened with a read-only link");
-                return self.error(ErrorCode::ReadOnly, &message).await;
+                self.error(ErrorCode::ReadOnly, &message);
+                return Ok(());
             }
         }
         match msg {
             ClientMsg::Hello(_) => {
                 self.error(ErrorCode::UnexpectedHello, "Hello was already received")
-                    .await?
             }
             ClientMsg::Edit(edit) => {
                 let seq = edit.seq;
@@ -367,11 +389,11 @@ impl Connection<'_> {
                     }
                     EditOutcome::Duplicate => {
                         let message = format!("edit {seq} was already applied");
-                        self.error(ErrorCode::DuplicateEdit, &message).await?
+                        self.error(ErrorCode::DuplicateEdit, &message)
                     }
                     EditOutcome::ReadOnly => {
                         let message = "edits are not allowed: this connection is read-only";
-                        self.error(ErrorCode::ReadOnly, message).await?
+                        self.error(ErrorCode::ReadOnly, message)
                     }
                 }
             }
@@ -380,12 +402,12 @@ impl Connection<'_> {
                     doc.set_language(session, &name);
                 } else {
                     let message = format!("unknown language {name:?}");
-                    self.error(ErrorCode::InvalidLanguage, &message).await?
+                    self.error(ErrorCode::InvalidLanguage, &message)
                 }
             }
             ClientMsg::ClientInfo(info) => match self.valid_info(info) {
                 Ok(info) => doc.set_info(session, info),
-                Err(e) => self.error(ErrorCode::InvalidClientInfo, &e).await?,
+                Err(e) => self.error(ErrorCode::InvalidClientInfo, &e),
             },
             ClientMsg::CursorData(cursor) => {
                 self.deferred_cursor = Some(cursor);
@@ -396,7 +418,6 @@ impl Connection<'_> {
                 if let Err(e) = change.await {
                     tracing::error!(doc = %doc.id, "OTP change failed: {e}");
                     self.error(ErrorCode::PersistenceFailed, &e.to_string())
-                        .await?
                 }
             }
             ClientMsg::SetViewLink(set) => {
@@ -406,12 +427,11 @@ impl Connection<'_> {
                 {
                     Ok(_) => {}
                     Err(e @ OtpChangeError::Refused(ChangeError::NotProtected)) => {
-                        self.error(ErrorCode::NotProtected, &e.to_string()).await?
+                        self.error(ErrorCode::NotProtected, &e.to_string())
                     }
                     Err(e) => {
                         tracing::error!(doc = %doc.id, "read-only link change failed: {e}");
                         self.error(ErrorCode::PersistenceFailed, &e.to_string())
-                            .await?
                     }
                 }
             }
@@ -435,7 +455,7 @@ impl Connection<'_> {
             return Ok(());
         };
         if let Err(e) = doc.set_cursor(session, cursor) {
-            self.error(ErrorCode::InvalidCursor, &e).await?
+            self.error(ErrorCode::InvalidCursor, &e)
         }
         Ok(())
     }
@@ -460,7 +480,7 @@ impl Connection<'_> {
                         "more than {} messages per second; reading more slowly",
                         self.registry.config.max_messages_per_second
                     );
-                    self.error(ErrorCode::RateLimited, &message).await?;
+                    self.error(ErrorCode::RateLimited, &message);
                 }
                 tokio::time::sleep(wait).await;
             }
@@ -474,9 +494,12 @@ impl Connection<'_> {
         Ok(())
     }
 
-    async fn error(&mut self, code: ErrorCode, message: &str) -> Result<(), End> {
+    /// Queues an `Error` reply. It is sent by the main loop right after
+    /// the message being handled, behind every change made before (a reply
+    /// never overtakes them: tests use an error reply as a barrier).
+    fn error(&mut self, code: ErrorCode, message: &str) {
         self.registry.metrics.error(code);
-        self.send(Message::text(encode::error(code, message))).await
+        self.replies.push(encode::error(code, message));
     }
 
     async fn send(&mut self, msg: Message) -> Result<(), End> {

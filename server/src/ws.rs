@@ -222,6 +222,37 @@ impl<S: AsyncWrite + Unpin> Batched<S> {
     }
 }
 
+impl<S> Batched<S> {
+    /// Appends a final, unmasked text frame carrying `text` to the batch
+    /// (RFC 6455, section 5.2: a server's frames are never masked).
+    ///
+    /// Text messages are framed here rather than by tungstenite because
+    /// tungstenite formats each frame into a buffer of its own first, and
+    /// that buffer keeps the capacity of the largest frame it ever held:
+    /// every joiner of a 200 KB document kept 200 KB for as long as it
+    /// stayed connected (docs/benchmarks.md, row c′). Here the frame goes
+    /// straight into the batch, which is freed on the flush — and the
+    /// text is copied once instead of twice.
+    fn push_text_frame(&mut self, text: &[u8]) {
+        const FIN_TEXT: u8 = 0x81;
+        let len = text.len();
+        self.buf.reserve(len + 10);
+        self.buf.push(FIN_TEXT);
+        match u16::try_from(len) {
+            Ok(short) if short < 126 => self.buf.push(short as u8),
+            Ok(medium) => {
+                self.buf.push(126);
+                self.buf.extend_from_slice(&medium.to_be_bytes());
+            }
+            Err(_) => {
+                self.buf.push(127);
+                self.buf.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        self.buf.extend_from_slice(text);
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for Batched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -287,13 +318,30 @@ impl Sink<Message> for WebSocket {
     type Error = Error;
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Pin::new(&mut self.inner).poll_ready(cx)
+        ready!(Pin::new(&mut self.inner).poll_ready(cx))?;
+        // A batch already this large is written out before more is added.
+        let io = self.inner.get_mut();
+        if io.buf.len() >= MAX_BATCH_BYTES {
+            ready!(io.poll_drain(cx))?;
+        }
+        Poll::Ready(Ok(()))
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
         // Collected until the flush (`Batched`).
-        self.inner.get_mut().collecting = true;
-        Pin::new(&mut self.inner).start_send(item.inner)
+        let io = self.inner.get_mut();
+        io.collecting = true;
+        match item.inner {
+            // Framed here (see `push_text_frame`). The order is kept:
+            // after `poll_ready`, tungstenite holds no unwritten frame
+            // (its own buffer is written through at once, as its write
+            // buffer size is 0, and `poll_ready` finishes a blocked write).
+            protocol::Message::Text(text) => {
+                io.push_text_frame(text.as_bytes());
+                Ok(())
+            }
+            other => Pin::new(&mut self.inner).start_send(other),
+        }
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -478,6 +526,22 @@ mod tests {
             all.len(),
             expected.len()
         );
+    }
+
+    #[test]
+    fn text_frames_are_formatted_as_tungstenite_formats_them() {
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        for len in [0, 1, 125, 126, 127, 65_535, 65_536, 200_000] {
+            let text: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let mut b = Batched::new(());
+            b.push_text_frame(&text);
+            let mut expected = Vec::new();
+            Frame::message(text, OpCode::Data(Data::Text), true)
+                .format(&mut expected)
+                .unwrap();
+            assert!(b.buf == expected, "length {len}");
+        }
     }
 
     #[test]

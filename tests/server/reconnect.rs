@@ -43,8 +43,9 @@ async fn reconnecting_catches_up_from_its_revision_and_replaces_the_old_connecti
     a.edit(1, 2, json!([2, "c"])).await;
     a.expect("History").await;
     b.edit(2, 1, json!([3, "d"])).await;
-    b.recv_until(|v| v["History"]["start"] == 2).await;
-    a.recv_until(|v| v["History"]["start"] == 2).await;
+    // Each has now been sent revisions 0-2 (in however many messages).
+    assert_eq!(history_entries(&mut b, 3).await[2].0, 2);
+    assert_eq!(history_entries(&mut a, 1).await[0].0, 2);
     barrier(&mut a).await;
     barrier(&mut b).await;
 
