@@ -17,7 +17,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use tandem_ot::{Client, Operation, Received, Text, UserId};
+use tandem_ot::{Applied, Replica, UserId};
 use tandem_server::peer::PeerError;
 use tandem_server::protocol::client::{self as wire, ServerMsg};
 use tokio::net::TcpStream;
@@ -81,9 +81,11 @@ pub enum Incoming {
 
 /// One simulated user of one document.
 pub struct SimClient {
+    /// The open socket.
     ws: Socket,
-    ot: Client,
-    text: Text,
+    /// The texts and the OT state machine.
+    replica: Replica,
+    /// Our user id.
     user: UserId,
 }
 
@@ -227,9 +229,7 @@ impl SimClient {
         read_greeting(&mut ws, started, options.wait, |msg, _| {
             match msg {
                 ServerMsg::Identity(u) => user = Some(*u),
-                ServerMsg::Snapshot(s) => {
-                    replica = Some((Client::new(s.revision), Text::from(s.text.as_str())))
-                }
+                ServerMsg::Snapshot(s) => replica = Some(Replica::new(&s.text, s.revision)),
                 ServerMsg::History(_) => {
                     return Err(PeerError::Protocol("History for a fresh join".into()))
                 }
@@ -239,11 +239,11 @@ impl SimClient {
         })
         .await?;
         let user = user.ok_or_else(|| PeerError::Protocol("no Identity".into()))?;
-        let (mut ot, text) = replica.ok_or_else(|| PeerError::Protocol("no Snapshot".into()))?;
-        ot.identified(user);
+        let mut replica = replica.ok_or_else(|| PeerError::Protocol("no Snapshot".into()))?;
+        replica.identified(user);
         // Nothing is pending on a fresh join, so there is nothing to resend.
-        let _ = ot.resume();
-        Ok(SimClient { ws, ot, text, user })
+        let _ = replica.resume();
+        Ok(SimClient { ws, replica, user })
     }
 
     /// Our user id in the document.
@@ -253,22 +253,22 @@ impl SimClient {
 
     /// The local text.
     pub fn text(&self) -> String {
-        self.text.to_string()
+        self.replica.text().to_string()
     }
 
     /// Length of the local text in code points.
     pub fn len(&self) -> usize {
-        self.text.len_chars()
+        self.replica.text().len_chars()
     }
 
     /// The server revision the replica has.
     pub fn revision(&self) -> u64 {
-        self.ot.revision()
+        self.replica.revision()
     }
 
     /// Whether every local edit is acknowledged.
     pub fn is_synchronized(&self) -> bool {
-        self.ot.is_synchronized()
+        self.replica.is_synchronized()
     }
 
     /// Replaces `delete` code points at `pos` with `insert` (clamped to
@@ -285,14 +285,9 @@ impl SimClient {
         let len = self.len();
         let pos = pos.min(len);
         let delete = delete.min(len - pos);
-        let op = Operation::splice(len, pos, delete, insert)
-            .map_err(|e| PeerError::Protocol(e.to_string()))?;
-        self.text
-            .apply(&op)
-            .map_err(|e| PeerError::Protocol(format!("local edit: {e}")))?;
         let submission = self
-            .ot
-            .apply_local(op)
+            .replica
+            .splice(pos, delete, insert)
             .map_err(|e| PeerError::Protocol(format!("local edit: {e}")))?;
         match submission {
             Some(s) => {
@@ -309,10 +304,10 @@ impl SimClient {
     /// at our revision, as the web client does).
     pub async fn send_cursor(&mut self, pos: usize, wait: Duration) -> Result<(), PeerError> {
         let remote = self
-            .ot
+            .replica
             .local_index_to_remote(pos.min(self.len()))
             .map_err(|e| PeerError::Protocol(e.to_string()))?;
-        let revision = self.ot.revision();
+        let revision = self.replica.revision();
         self.send(wire::cursor(&[remote], &[], Some(revision)), wait)
             .await
     }
@@ -396,31 +391,20 @@ impl SimClient {
         let mut acked = None;
         let mut next = None;
         for (revision, entry) in (h.start..).zip(h.operations) {
-            if revision < self.ot.revision() {
-                continue;
-            }
-            if revision > self.ot.revision() {
-                return Err(PeerError::Protocol(format!(
-                    "history gap: got {revision}, at {}",
-                    self.ot.revision()
-                )));
-            }
-            let seq = self.ot.outstanding().map(|p| p.seq);
-            let received = self
-                .ot
-                .receive(entry.id, &entry.operation)
+            let applied = self
+                .replica
+                .receive_at(revision, entry.id, &entry.operation)
                 .map_err(|e| PeerError::Protocol(format!("history entry {revision}: {e}")))?;
-            match received {
-                Received::Acknowledged { next: submission } => {
-                    acked = seq;
+            match applied {
+                Some(Applied::Acknowledged {
+                    seq,
+                    next: submission,
+                }) => {
+                    acked = Some(seq);
                     next = submission;
                 }
-                Received::Remote(op) => {
-                    remote.push(entry.id);
-                    self.text.apply(&op).map_err(|e| {
-                        PeerError::Protocol(format!("history entry {revision}: {e}"))
-                    })?;
-                }
+                Some(Applied::Remote(_)) => remote.push(entry.id),
+                None => {}
             }
         }
         if let Some(s) = next {

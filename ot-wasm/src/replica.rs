@@ -3,7 +3,7 @@
 //! offsets. [`crate::Doc`] only translates JavaScript values to and from
 //! this, so the logic is tested natively as well as in WASM.
 
-use tandem_ot::{Client, Operation, OtError, Received, Submission, Text, UserId};
+use tandem_ot::{Applied, Client, Operation, Submission, Text, UserId};
 
 use crate::error::EdgeError;
 use crate::utf16::{self, ChangeBuilder};
@@ -37,19 +37,12 @@ pub enum Incoming {
     },
 }
 
-/// The editor's text as a rope, and the client state machine, kept in step:
-/// the rope always equals the client's local text (server text at
-/// `revision` plus pending edits).
+/// The editor's replica ([`tandem_ot::Replica`]: the local text, the server
+/// text and the client state machine), spoken to in UTF-16 offsets.
 #[derive(Debug, Clone)]
 pub struct Replica {
-    /// The local text.
-    text: Text,
-    /// The server's text at the client's revision (the local text without
-    /// pending edits), kept so a snapshot that replaces it can be diffed
-    /// against it: see [`Replica::rebase`].
-    base: Text,
-    /// Outstanding and buffered edits, revision, sequence numbers.
-    client: Client,
+    /// The replica in code points; this type only converts offsets.
+    inner: tandem_ot::Replica,
 }
 
 impl Replica {
@@ -57,55 +50,40 @@ impl Replica {
     /// gets sequence number `next_seq`.
     pub fn new(text: &str, revision: u64, next_seq: u64) -> Self {
         Replica {
-            text: Text::from(text),
-            base: Text::from(text),
-            client: Client::with_next_seq(revision, next_seq),
+            inner: tandem_ot::Replica::with_next_seq(text, revision, next_seq),
         }
     }
 
     /// The local text.
     pub fn text(&self) -> &Text {
-        &self.text
+        self.inner.text()
     }
 
-    /// The client state machine (read-only: every change goes through the
-    /// replica so the rope stays in step).
+    /// The client state machine.
     pub fn client(&self) -> &Client {
-        &self.client
+        self.inner.client()
     }
 
     /// See [`Client::identified`].
     pub fn identified(&mut self, user: UserId) {
-        self.client.identified(user);
+        self.inner.identified(user);
     }
 
     /// See [`Client::disconnected`].
     pub fn disconnected(&mut self) {
-        self.client.disconnected();
+        self.inner.disconnected();
     }
 
     /// See [`Client::resume`].
     pub fn resume(&mut self) -> Option<Submission> {
-        self.client.resume()
+        self.inner.resume()
     }
 
     /// A local edit built with [`ChangeBuilder`] over [`Replica::text`]:
     /// applied to the rope and handed to the client. On error nothing
     /// changes.
     pub fn apply_local(&mut self, op: Operation) -> Result<Option<Submission>, EdgeError> {
-        // The builder covered the rope, so `Text::apply` cannot fail after
-        // the client accepted the edit; check anyway rather than let the
-        // two drift apart silently.
-        if op.base_len() != self.text.len_chars() {
-            return Err(OtError::LengthMismatch {
-                expected: op.base_len(),
-                actual: self.text.len_chars(),
-            }
-            .into());
-        }
-        let submission = self.client.apply_local(op.clone())?;
-        self.text.apply(&op)?;
-        Ok(submission)
+        Ok(self.inner.apply_local(op)?)
     }
 
     /// Convenience for Rust callers: [`ChangeBuilder`] plus
@@ -114,7 +92,7 @@ impl Replica {
         &mut self,
         changes: impl IntoIterator<Item = (usize, usize, &'s str)>,
     ) -> Result<Option<Submission>, EdgeError> {
-        let mut builder = ChangeBuilder::new(&self.text);
+        let mut builder = ChangeBuilder::new(self.inner.text());
         for (from, to, insert) in changes {
             builder.push(from, to, insert)?;
         }
@@ -125,40 +103,15 @@ impl Replica {
     /// A history entry from the server: `author` made `op`, based on the
     /// server text at [`Client::revision`]. On error nothing changes.
     pub fn receive(&mut self, author: UserId, op: &Operation) -> Result<Incoming, EdgeError> {
-        // Checked against the server text before anything changes: the
-        // client passes a remote entry through unchecked when nothing is
-        // pending, and `base` must not fail to apply below.
-        let own = (Some(author) == self.client.user())
-            .then(|| self.client.outstanding().map(|p| p.operation.clone()))
-            .flatten();
-        if let Some(own) = &own {
-            check_len(self.base.len_chars(), own.base_len())?;
-        } else if Some(author) != self.client.user() {
-            check_len(self.base.len_chars(), op.base_len())?;
-        }
-        match self.client.receive(author, op)? {
-            Received::Acknowledged { next } => {
-                if let Some(own) = own {
-                    self.base.apply(&own)?;
-                }
-                Ok(Incoming::Ack { next })
-            }
-            Received::Remote(local) => {
-                // Offsets are taken before the rope changes: CodeMirror
-                // reads a ChangeSpec list in pre-change coordinates.
-                let changes = utf16::operation_to_changes(&self.text, &local)?
-                    .into_iter()
-                    .map(|c| Change {
-                        from: c.from,
-                        to: c.to,
-                        insert: c.insert.to_owned(),
-                    })
-                    .collect();
-                self.text.apply(&local)?;
-                self.base.apply(op)?;
-                Ok(Incoming::Remote { changes })
-            }
-        }
+        // Offsets are taken before the rope changes: CodeMirror reads a
+        // ChangeSpec list in pre-change coordinates.
+        let (applied, changes) = self.inner.receive_with(author, op, changes_before)?;
+        Ok(match (applied, changes) {
+            (Applied::Acknowledged { next, .. }, _) => Incoming::Ack { next },
+            (Applied::Remote(_), changes) => Incoming::Remote {
+                changes: changes.unwrap_or_default(),
+            },
+        })
     }
 
     /// The server replaced the history with a snapshot: `text` at
@@ -173,45 +126,38 @@ impl Replica {
         revision: u64,
         last_seq: u64,
     ) -> Result<Vec<Change>, EdgeError> {
-        let mut client = self.client.clone();
-        let step = client.rebase(&self.base.to_string(), text, revision, last_seq)?;
-        check_len(self.text.len_chars(), step.base_len())?;
-        let changes = utf16::operation_to_changes(&self.text, &step)?
-            .into_iter()
-            .map(|c| Change {
-                from: c.from,
-                to: c.to,
-                insert: c.insert.to_owned(),
-            })
-            .collect();
-        self.text.apply(&step)?;
-        self.base = Text::from(text);
-        self.client = client;
+        let (_, changes) = self
+            .inner
+            .rebase_with(text, revision, last_seq, changes_before)?;
         Ok(changes)
     }
 
     /// Maps a code point index in the server text at the current revision
     /// (another user's cursor) to a UTF-16 offset in the local text.
     pub fn remote_index_to_local(&self, index: usize) -> Result<usize, EdgeError> {
-        let local = self.client.remote_index_to_local(index)?;
-        utf16::char_to_utf16(&self.text, local)
+        let local = self.inner.remote_index_to_local(index)?;
+        utf16::char_to_utf16(self.inner.text(), local)
     }
 
     /// Maps a UTF-16 offset in the local text (our cursor) to a code point
     /// index in the server text at the current revision.
     pub fn local_index_to_remote(&self, offset: usize) -> Result<usize, EdgeError> {
-        let local = utf16::utf16_to_char(&self.text, offset)?;
-        Ok(self.client.local_index_to_remote(local)?)
+        let local = utf16::utf16_to_char(self.inner.text(), offset)?;
+        Ok(self.inner.local_index_to_remote(local)?)
     }
 }
 
-/// Fails with [`OtError::LengthMismatch`] unless the lengths agree.
-fn check_len(expected: usize, actual: usize) -> Result<(), EdgeError> {
-    if expected == actual {
-        Ok(())
-    } else {
-        Err(OtError::LengthMismatch { expected, actual }.into())
-    }
+/// `op`, about to be applied to `text`, as editor changes in UTF-16
+/// offsets of `text`.
+fn changes_before(text: &Text, op: &Operation) -> Result<Vec<Change>, EdgeError> {
+    Ok(utf16::operation_to_changes(text, op)?
+        .into_iter()
+        .map(|c| Change {
+            from: c.from,
+            to: c.to,
+            insert: c.insert.to_owned(),
+        })
+        .collect())
 }
 
 /// Replays a trace of splices (`pos`, `delete`, `insert`, all in code
@@ -269,7 +215,7 @@ mod tests {
         assert_eq!(s.operation.apply("😀qab").unwrap(), "😀qabXY");
         // Its acknowledgement moves the server text on.
         r.receive(1, &s.operation).unwrap();
-        assert_eq!(r.base.to_string(), "😀qabXY");
+        assert_eq!(r.inner.base().to_string(), "😀qabXY");
         // A landed edit is not applied twice.
         r.local_changes([(0, 0, "Z")]).unwrap();
         let seq = r.client().outstanding().unwrap().seq;

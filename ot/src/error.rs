@@ -30,6 +30,14 @@ pub enum OtError {
     /// its current state, such as an acknowledgement with nothing
     /// outstanding. The string names the event.
     UnexpectedEvent(&'static str),
+    /// A history entry arrived for a later revision than the next one the
+    /// client expects: entries in between are missing.
+    RevisionGap {
+        /// The revision the client expected next.
+        expected: u64,
+        /// The revision it was given.
+        actual: u64,
+    },
 }
 
 impl fmt::Display for OtError {
@@ -44,6 +52,10 @@ impl fmt::Display for OtError {
                 "index {index} is out of range for a text of {len} code points"
             ),
             OtError::UnexpectedEvent(what) => write!(f, "unexpected event: {what}"),
+            OtError::RevisionGap { expected, actual } => write!(
+                f,
+                "history gap: expected revision {expected}, got {actual}"
+            ),
         }
     }
 }

@@ -18,6 +18,9 @@
 //! - [`text`]: [`Text`], the rope-backed document the server edits in
 //!   O(log n + edit size).
 //! - [`client`]: the sans-IO client state machine ([`Client`]).
+//! - [`replica`]: [`Replica`], a client's local text and server text
+//!   kept in step with its [`Client`] — what every client (browser, test
+//!   peer, load generator) is built on.
 //! - [`diff`]: the operation between two texts (for rebasing onto a
 //!   snapshot).
 //! - `json` (feature `serde`, on by default): the wire form
@@ -39,6 +42,7 @@ mod error;
 mod json;
 pub mod operation;
 mod parts;
+pub mod replica;
 pub mod text;
 mod transform;
 pub mod wire;
@@ -46,5 +50,6 @@ pub mod wire;
 pub use client::{Client, Pending, Received, Submission, UserId};
 pub use error::OtError;
 pub use operation::{Component, Operation, MAX_LEN};
+pub use replica::{Applied, Replica};
 pub use text::Text;
 pub use wire::DecodeError;

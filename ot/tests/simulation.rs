@@ -1,5 +1,6 @@
 //! A whole collaboration in one process: an authoritative server loop and
-//! 2–8 clients built on [`tandem_ot::Client`], exchanging messages through
+//! 2–8 clients built on [`tandem_ot::Replica`] (the local text, the
+//! server text and a [`tandem_ot::Client`]), exchanging messages through
 //! queues that a seeded random scheduler delivers in random interleavings,
 //! with random disconnects (dropping whatever was in flight) and
 //! reconnects. Every run must end with every text equal to the server's.
@@ -19,7 +20,7 @@ use std::collections::{HashMap, VecDeque};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tandem_ot::{Client, Operation, Received, Text, UserId};
+use tandem_ot::{Applied, Operation, Replica, Text, UserId};
 
 /// Client → server.
 #[derive(Debug)]
@@ -56,8 +57,7 @@ struct Server {
 
 struct Sim {
     user: UserId,
-    client: Client,
-    text: Text,
+    replica: Replica,
     /// Messages to the server, tagged with the connection generation.
     up: VecDeque<(u64, Up)>,
     down: VecDeque<Down>,
@@ -108,7 +108,7 @@ impl Server {
         let record = self.clients.entry(sim.user).or_default();
         record.generation = sim.generation;
         record.connected = true;
-        for (author, op) in &self.history[sim.client.revision() as usize..] {
+        for (author, op) in &self.history[sim.replica.revision() as usize..] {
             sim.down.push_back(Down::Entry(*author, op.clone()));
         }
         sim.down.push_back(Down::CaughtUp);
@@ -122,7 +122,7 @@ impl Sim {
         insert_only: bool,
         counter: &mut u32,
     ) -> Result<(), String> {
-        let len = self.text.len_chars();
+        let len = self.replica.text().len_chars();
         let pos = rng.random_range(0..=len);
         let (del, ins) = if insert_only || len == 0 || rng.random_bool(0.6) {
             let c = char::from_u32(0x4E00 + *counter).ok_or("ran out of markers")?;
@@ -138,8 +138,7 @@ impl Sim {
             (rng.random_range(0..=(len - pos).min(3)), String::new())
         };
         let op = Operation::splice(len, pos, del, &ins).map_err(|e| e.to_string())?;
-        self.text.apply(&op).map_err(|e| e.to_string())?;
-        if let Some(s) = self.client.apply_local(op).map_err(|e| e.to_string())? {
+        if let Some(s) = self.replica.apply_local(op).map_err(|e| e.to_string())? {
             self.up.push_back((
                 self.generation,
                 Up::Edit {
@@ -158,11 +157,11 @@ impl Sim {
         };
         match msg {
             Down::Entry(author, op) => match self
-                .client
+                .replica
                 .receive(author, &op)
                 .map_err(|e| e.to_string())?
             {
-                Received::Acknowledged { next } => {
+                Applied::Acknowledged { next, .. } => {
                     if let Some(s) = next {
                         self.up.push_back((
                             self.generation,
@@ -174,10 +173,10 @@ impl Sim {
                         ));
                     }
                 }
-                Received::Remote(op) => self.text.apply(&op).map_err(|e| e.to_string())?,
+                Applied::Remote(_) => {}
             },
             Down::CaughtUp => {
-                if let Some(s) = self.client.resume() {
+                if let Some(s) = self.replica.resume() {
                     self.up.push_back((
                         self.generation,
                         Up::Edit {
@@ -208,12 +207,11 @@ fn run(seed: u64) -> Result<(), String> {
     };
     let mut sims: Vec<Sim> = (0..n)
         .map(|i| {
-            let mut client = Client::new(0);
-            client.identified(i as UserId + 1);
+            let mut replica = Replica::new(initial, 0);
+            replica.identified(i as UserId + 1);
             Sim {
                 user: i as UserId + 1,
-                client,
-                text: Text::from(initial),
+                replica,
                 up: VecDeque::new(),
                 down: VecDeque::new(),
                 generation: 0,
@@ -258,7 +256,7 @@ fn run(seed: u64) -> Result<(), String> {
                     sim.up.clear();
                     sim.down.clear();
                     sim.connected = false;
-                    sim.client.disconnected();
+                    sim.replica.disconnected();
                     server.clients.get_mut(&sim.user).unwrap().connected = false;
                 }
             }
@@ -292,20 +290,30 @@ fn run(seed: u64) -> Result<(), String> {
     }
     let expected = server.text.to_string();
     for sim in &sims {
-        if !sim.client.is_synchronized() {
+        if !sim.replica.is_synchronized() {
             return Err(format!("client {} still has pending edits", sim.user));
         }
-        if sim.client.revision() as usize != server.history.len() {
+        if sim.replica.revision() as usize != server.history.len() {
             return Err(format!(
                 "client {} at revision {}",
                 sim.user,
-                sim.client.revision()
+                sim.replica.revision()
             ));
         }
-        if sim.text.to_string() != expected {
+        if sim.replica.text().to_string() != expected {
             return Err(format!(
                 "client {} diverged:\n  {:?}\nserver:\n  {:?}",
-                sim.user, sim.text, expected
+                sim.user,
+                sim.replica.text(),
+                expected
+            ));
+        }
+        if sim.replica.base().to_string() != expected {
+            return Err(format!(
+                "client {}'s server text is {:?}, the server's {:?}",
+                sim.user,
+                sim.replica.base(),
+                expected
             ));
         }
     }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tandem_ot::{Client, Operation, Received, Submission, Text, UserId};
+use tandem_ot::{Applied, Operation, Replica, Submission, UserId};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
@@ -65,15 +65,10 @@ pub enum Event {
     Other(ServerMsg),
 }
 
-/// The replica and its OT state, which outlive connections.
-struct Replica {
-    /// The OT state machine.
-    client: Client,
-    /// The local text: `base` plus pending edits.
-    text: Text,
-    /// The server's text at the client's revision, so that a snapshot
-    /// replacing it can be diffed against it (see [`Client::rebase`]).
-    base: Text,
+/// The replica and the epoch it belongs to, which outlive connections.
+struct Joined {
+    /// The texts and the OT state machine.
+    replica: Replica,
     /// The document epoch the revision belongs to (from the last
     /// `Snapshot`), sent back with `Hello`.
     epoch: String,
@@ -94,7 +89,7 @@ pub struct Peer {
     /// The open socket.
     socket: Option<Socket>,
     /// The text and OT state; `None` until the first join.
-    replica: Option<Replica>,
+    joined: Option<Joined>,
     /// Our user id.
     user: Option<UserId>,
     /// An edit to send as soon as the current message is handled: the
@@ -113,7 +108,7 @@ impl Peer {
             key: random_key(),
             info: None,
             socket: None,
-            replica: None,
+            joined: None,
             user: None,
             pending_send: None,
         }
@@ -137,15 +132,17 @@ impl Peer {
 
     /// The local text.
     pub fn text(&self) -> String {
-        self.replica
+        self.joined
             .as_ref()
-            .map(|r| r.text.to_string())
+            .map(|j| j.replica.text().to_string())
             .unwrap_or_default()
     }
 
     /// Length of the local text in code points.
     pub fn len(&self) -> usize {
-        self.replica.as_ref().map_or(0, |r| r.text.len_chars())
+        self.joined
+            .as_ref()
+            .map_or(0, |j| j.replica.text().len_chars())
     }
 
     /// Whether the local text is empty.
@@ -155,22 +152,22 @@ impl Peer {
 
     /// The server revision the replica is at.
     pub fn revision(&self) -> u64 {
-        self.replica.as_ref().map_or(0, |r| r.client.revision())
+        self.joined.as_ref().map_or(0, |j| j.replica.revision())
     }
 
     /// Whether every local edit is acknowledged.
     pub fn is_synchronized(&self) -> bool {
-        self.replica
+        self.joined
             .as_ref()
-            .is_none_or(|r| r.client.is_synchronized())
+            .is_none_or(|j| j.replica.is_synchronized())
     }
 
     /// Opens a socket, says `Hello` (with our revision when we have one),
     /// processes the catch-up and resends what is outstanding.
     pub async fn connect(&mut self, wait: Duration) -> Result<(), PeerError> {
         self.socket = None;
-        if let Some(r) = &mut self.replica {
-            r.client.disconnected();
+        if let Some(j) = &mut self.joined {
+            j.replica.disconnected();
         }
         let mut url = format!("{}/api/socket/{}", self.base, self.doc);
         if let Some(otp) = &self.otp {
@@ -192,8 +189,8 @@ impl Peer {
         };
         self.socket = Some(socket);
         let hello = {
-            let revision = self.replica.as_ref().map(|r| r.client.revision());
-            let epoch = self.replica.as_ref().map(|r| r.epoch.as_str());
+            let revision = self.joined.as_ref().map(|j| j.replica.revision());
+            let epoch = self.joined.as_ref().map(|j| j.epoch.as_str());
             let info = self.info.as_ref().map(|(n, h)| (n.as_str(), *h));
             wire::hello(&self.key, revision, epoch, info)
         };
@@ -209,31 +206,24 @@ impl Peer {
         let user = self.user.unwrap_or_default();
         match self.recv(wait).await? {
             ServerMsg::History(h) => {
-                if self.replica.is_none() {
+                if self.joined.is_none() {
                     return Err(PeerError::Protocol("History for a fresh join".into()));
                 }
                 self.apply_history(h.start, h.operations)?;
             }
-            ServerMsg::Snapshot(s) => match &mut self.replica {
+            ServerMsg::Snapshot(s) => match &mut self.joined {
                 // Further behind than the server's history, or the server
                 // lost edits we saw (a crash): keep our pending edits by
                 // rebasing them onto the snapshot.
-                Some(r) => {
-                    let step = r
-                        .client
-                        .rebase(&r.base.to_string(), &s.text, s.revision, s.last_seq)
+                Some(j) => {
+                    j.replica
+                        .rebase(&s.text, s.revision, s.last_seq)
                         .map_err(|e| PeerError::Protocol(format!("rebase: {e}")))?;
-                    r.text
-                        .apply(&step)
-                        .map_err(|e| PeerError::Protocol(format!("rebase: {e}")))?;
-                    r.base = Text::from(s.text.as_str());
-                    r.epoch = s.epoch;
+                    j.epoch = s.epoch;
                 }
                 None => {
-                    self.replica = Some(Replica {
-                        client: Client::new(s.revision),
-                        text: Text::from(s.text.as_str()),
-                        base: Text::from(s.text.as_str()),
+                    self.joined = Some(Joined {
+                        replica: Replica::new(&s.text, s.revision),
                         epoch: s.epoch,
                     });
                 }
@@ -244,9 +234,9 @@ impl Peer {
                 )))
             }
         }
-        let replica = self.replica.as_mut().ok_or(PeerError::NotConnected)?;
-        replica.client.identified(user);
-        if let Some(s) = replica.client.resume() {
+        let replica = &mut self.joined.as_mut().ok_or(PeerError::NotConnected)?.replica;
+        replica.identified(user);
+        if let Some(s) = replica.resume() {
             self.submit(s).await?;
         }
         Ok(())
@@ -256,8 +246,8 @@ impl Peer {
     /// are kept for the next [`Peer::connect`].
     pub fn disconnect(&mut self) {
         self.socket = None;
-        if let Some(r) = &mut self.replica {
-            r.client.disconnected();
+        if let Some(j) = &mut self.joined {
+            j.replica.disconnected();
         }
     }
 
@@ -266,21 +256,16 @@ impl Peer {
         if let Some(mut s) = self.socket.take() {
             let _ = timeout(Duration::from_secs(2), s.close(None)).await;
         }
-        if let Some(r) = &mut self.replica {
-            r.client.disconnected();
+        if let Some(j) = &mut self.joined {
+            j.replica.disconnected();
         }
     }
 
     /// A local edit: applied to the replica at once, sent when nothing
     /// else is in flight (otherwise buffered). Works offline too.
     pub async fn edit(&mut self, op: Operation) -> Result<(), PeerError> {
-        let replica = self.replica.as_mut().ok_or(PeerError::NotConnected)?;
-        replica
-            .text
-            .apply(&op)
-            .map_err(|e| PeerError::Protocol(format!("local edit: {e}")))?;
+        let replica = &mut self.joined.as_mut().ok_or(PeerError::NotConnected)?.replica;
         let submission = replica
-            .client
             .apply_local(op)
             .map_err(|e| PeerError::Protocol(format!("local edit: {e}")))?;
         match submission {
@@ -366,45 +351,20 @@ impl Peer {
         start: u64,
         entries: Vec<wire::EntryMsg>,
     ) -> Result<Vec<u64>, PeerError> {
-        let replica = self.replica.as_mut().ok_or(PeerError::NotConnected)?;
+        let replica = &mut self.joined.as_mut().ok_or(PeerError::NotConnected)?.replica;
         let mut acked = Vec::new();
         let mut next = Vec::new();
         for (revision, entry) in (start..).zip(entries) {
-            if revision < replica.client.revision() {
-                continue;
-            }
-            if revision > replica.client.revision() {
-                return Err(PeerError::Protocol(format!(
-                    "history gap: got {revision}, at {}",
-                    replica.client.revision()
-                )));
-            }
-            let seq = replica.client.outstanding().map(|p| p.seq);
-            let own = (replica.client.user() == Some(entry.id))
-                .then(|| replica.client.outstanding().map(|p| p.operation.clone()))
-                .flatten();
-            match replica
-                .client
-                .receive(entry.id, &entry.operation)
-                .map_err(|e| PeerError::Protocol(format!("history entry {revision}: {e}")))?
+            let applied = replica
+                .receive_at(revision, entry.id, &entry.operation)
+                .map_err(|e| PeerError::Protocol(format!("history entry {revision}: {e}")))?;
+            if let Some(Applied::Acknowledged {
+                seq,
+                next: submission,
+            }) = applied
             {
-                Received::Acknowledged { next: submission } => {
-                    acked.extend(seq);
-                    next.extend(submission);
-                    if let Some(op) = own {
-                        replica.base.apply(&op).map_err(|e| {
-                            PeerError::Protocol(format!("history entry {revision}: {e}"))
-                        })?;
-                    }
-                }
-                Received::Remote(op) => {
-                    replica.text.apply(&op).map_err(|e| {
-                        PeerError::Protocol(format!("history entry {revision}: {e}"))
-                    })?;
-                    replica.base.apply(&entry.operation).map_err(|e| {
-                        PeerError::Protocol(format!("history entry {revision}: {e}"))
-                    })?;
-                }
+                acked.push(seq);
+                next.extend(submission);
             }
         }
         // At most one submission can follow (the buffer becoming
