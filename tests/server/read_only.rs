@@ -117,11 +117,7 @@ fn assert_no_secrets(msgs: &[Value], secrets: &[&str]) {
 /// Protects `id` through editor `c` and makes its read-only link; returns
 /// the OTP and the view secret.
 async fn protect_and_share(c: &mut Client, name: &str) -> (String, String) {
-    c.send(json!({"SetOTP": {"enabled": true}})).await;
-    let otp = c.recv_until(|m| m["OTP"]["otp"].is_string()).await["OTP"]["otp"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let otp = rotate_otp(c, "").await;
     c.send(json!({"SetViewLink": {"enabled": true}})).await;
     let link = c.expect("ViewLink").await;
     let secret = link["secret"].as_str().expect("a secret").to_owned();
@@ -132,6 +128,29 @@ async fn protect_and_share(c: &mut Client, name: &str) -> (String, String) {
     assert_eq!(secret.len(), 16, "{secret}");
     assert_ne!(secret, otp);
     (otp, secret)
+}
+
+/// Editor "Ann" creates `id` with `text` (nothing when empty), protects it
+/// and makes its read-only link; returns Ann, the OTP and the view secret.
+async fn shared_document(server: &Server, id: &str, text: &str) -> (Client, String, String) {
+    let (mut ann, _) = server.join_named(id, None, "Ann").await;
+    if !text.is_empty() {
+        ann.edit(0, 1, json!([text])).await;
+        ann.expect("History").await;
+    }
+    let (otp, secret) = protect_and_share(&mut ann, "Ann").await;
+    (ann, otp, secret)
+}
+
+/// Asks for a new OTP through editor `c`; returns it once it arrives
+/// (differing from `old`).
+async fn rotate_otp(c: &mut Client, old: &str) -> String {
+    c.send(json!({"SetOTP": {"enabled": true}})).await;
+    c.recv_until(|m| m["OTP"]["otp"].as_str().is_some_and(|o| o != old))
+        .await["OTP"]["otp"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// The next `ViewLink` body whose secret is not `old`.
@@ -187,13 +206,7 @@ async fn a_viewer_reads_follows_and_never_learns_the_otp() {
 
     // The OTP rotates: the editor is told, the viewer is not — and stays
     // connected, and the link keeps working.
-    ann.send(json!({"SetOTP": {"enabled": true}})).await;
-    let rotated = ann
-        .recv_until(|m| m["OTP"]["otp"].as_str().is_some_and(|o| o != otp))
-        .await["OTP"]["otp"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let rotated = rotate_otp(&mut ann, &otp).await;
     ann.edit(2, 3, json!(["> ", 12])).await;
     ann.expect("History").await;
     let seen = viewer_barrier(&mut viewer).await;
@@ -218,10 +231,7 @@ async fn a_viewer_reads_follows_and_never_learns_the_otp() {
 async fn a_viewers_changes_are_refused_and_change_nothing() {
     let server = Server::start(&[]).await;
     let id = doc_id("ro-refused");
-    let (mut ann, _) = server.join_named(&id, None, "Ann").await;
-    ann.edit(0, 1, json!(["text"])).await;
-    ann.expect("History").await;
-    let (otp, secret) = protect_and_share(&mut ann, "Ann").await;
+    let (mut ann, otp, secret) = shared_document(&server, &id, "text").await;
     let (mut viewer, _, _) = join_view(&server, &id, &secret, "Vera").await;
 
     for (what, msg) in [
@@ -297,8 +307,7 @@ async fn a_viewers_changes_are_refused_and_change_nothing() {
 async fn wrong_view_secrets_are_refused_and_throttled() {
     let server = Server::start(&[("OTP_FAILURES_PER_MINUTE", "4")]).await;
     let id = doc_id("ro-wrong");
-    let (mut ann, _) = server.join_named(&id, None, "Ann").await;
-    let (otp, secret) = protect_and_share(&mut ann, "Ann").await;
+    let (_ann, otp, secret) = shared_document(&server, &id, "").await;
 
     assert_view_refused(&server, &id, WRONG).await;
     assert_view_refused(&server, &id, "").await;
@@ -346,11 +355,7 @@ async fn unprotected_documents_have_voluntary_viewers_and_no_links() {
 
     // Protecting later keeps the voluntary viewer connected and unaware of
     // the OTP; it is a viewer without a link, so no link change affects it.
-    ann.send(json!({"SetOTP": {"enabled": true}})).await;
-    let otp = ann.recv_until(|m| m["OTP"]["otp"].is_string()).await["OTP"]["otp"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let otp = rotate_otp(&mut ann, "").await;
     ann.send(json!({"SetViewLink": {"enabled": true}})).await;
     let secret = next_view_link(&mut ann, None).await["secret"]
         .as_str()
@@ -378,10 +383,7 @@ async fn the_link_survives_a_crash_and_is_checked_cold() {
     ])
     .await;
     let id = doc_id("ro-crash");
-    let (mut ann, _) = server.join_named(&id, None, "Ann").await;
-    ann.edit(0, 1, json!(["kept"])).await;
-    ann.expect("History").await;
-    let (otp, secret) = protect_and_share(&mut ann, "Ann").await;
+    let (_ann, otp, secret) = shared_document(&server, &id, "kept").await;
     server.kill().await;
     server.restart().await;
 
@@ -417,13 +419,7 @@ async fn the_link_survives_a_crash_and_is_checked_cold() {
 
     // Rotating the OTP keeps the link, sealed under the new OTP: it still
     // opens after another crash, and editors with the new OTP see it.
-    ann.send(json!({"SetOTP": {"enabled": true}})).await;
-    let rotated = ann
-        .recv_until(|m| m["OTP"]["otp"].as_str().is_some_and(|o| o != otp))
-        .await["OTP"]["otp"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let rotated = rotate_otp(&mut ann, &otp).await;
     server.kill().await;
     server.restart().await;
     assert!(connect_view(&server, &id, &secret).await.is_ok());
@@ -440,8 +436,7 @@ async fn the_link_survives_a_crash_and_is_checked_cold() {
 async fn replacing_or_removing_the_link_disconnects_its_viewers() {
     let server = Server::start(&[("OTP_FAILURES_PER_MINUTE", "1000")]).await;
     let id = doc_id("ro-revoke");
-    let (mut ann, _) = server.join_named(&id, None, "Ann").await;
-    let (otp, first) = protect_and_share(&mut ann, "Ann").await;
+    let (mut ann, otp, first) = shared_document(&server, &id, "").await;
     let (mut bob, _) = server.join_named(&id, Some(&otp), "Bob").await;
     let bob_id = bob.user.unwrap();
     assert_eq!(bob.expect("ViewLink").await["secret"], first.as_str());
