@@ -240,6 +240,9 @@ impl SimClient {
         .await?;
         let user = user.ok_or_else(|| PeerError::Protocol("no Identity".into()))?;
         let mut replica = replica.ok_or_else(|| PeerError::Protocol("no Snapshot".into()))?;
+        // A simulated client never reconnects, so it has no lost edits to
+        // resurrect: no log of entries, and no inverses computed per entry.
+        replica.set_log_capacity(0);
         replica.identified(user);
         // Nothing is pending on a fresh join, so there is nothing to resend.
         let _ = replica.resume();

@@ -365,6 +365,57 @@ impl Client {
             (Some(p), Some(b)) => (None, Some(p.operation.compose(b)?), Some(p.seq)),
         };
         let known = known.as_deref().unwrap_or(base);
+        self.rebase_pending(known, pending, seq, text, revision, last_seq)
+    }
+
+    /// [`Client::rebase`] for a replica that found, in its log of history
+    /// entries, acknowledged edits of its own that the snapshot lost
+    /// (`last_seq` is below their sequence numbers): `known` is the server
+    /// text it knew with those edits taken out (others' edits after them
+    /// kept), and `lost` the operation that puts them back, so that
+    /// `lost` applied to `known` is the text at [`Client::revision`]. The
+    /// lost edits become pending again, before the outstanding and
+    /// buffered ones, and are rebased onto the snapshot with them.
+    pub(crate) fn rebase_resurrecting(
+        &mut self,
+        known: &str,
+        lost: &Operation,
+        text: &str,
+        revision: u64,
+        last_seq: u64,
+    ) -> Result<Operation, OtError> {
+        crate::error::check_len(lost.base_len(), known.chars().count())?;
+        let (pending, seq) = match &self.state {
+            State::Synchronized => (lost.clone(), None),
+            State::Awaiting(p) | State::AwaitingWithBuffer(p, _) => {
+                if p.seq <= last_seq {
+                    // Edits after the lost ones cannot have landed.
+                    return Err(OtError::UnexpectedEvent(
+                        "an outstanding edit landed after lost ones",
+                    ));
+                }
+                let mut pending = lost.compose(&p.operation)?;
+                if let State::AwaitingWithBuffer(_, b) = &self.state {
+                    pending = pending.compose(b)?;
+                }
+                (pending, Some(p.seq))
+            }
+        };
+        self.rebase_pending(known, Some(pending), seq, text, revision, last_seq)
+    }
+
+    /// The common end of both rebases: `pending` (on `known`) is transformed
+    /// past the difference between `known` and `text` and becomes the
+    /// outstanding edit, with sequence number `seq` or a fresh one.
+    fn rebase_pending(
+        &mut self,
+        known: &str,
+        pending: Option<Operation>,
+        seq: Option<u64>,
+        text: &str,
+        revision: u64,
+        last_seq: u64,
+    ) -> Result<Operation, OtError> {
         let difference = crate::diff::diff(known, text);
         // The server's difference transformed past what is still pending
         // applies to the local text (which already holds a landed

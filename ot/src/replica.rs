@@ -9,6 +9,15 @@
 //! acknowledged edits included) so that a snapshot can later be diffed
 //! against it, and a refused input must change nothing. They live here,
 //! once.
+//!
+//! A replica also keeps a short log of the history entries it received,
+//! with their inverses, so that when a server crash loses some of its own
+//! acknowledged edits (the snapshot's `last_seq` says which), it can take
+//! them out of the server text it knew — moving the others' later edits
+//! before them — and send them again with its pending edits: see
+//! [`Replica::rebase`].
+
+use std::collections::VecDeque;
 
 use crate::client::{Client, Received, Submission, UserId};
 use crate::error::{check_len, OtError};
@@ -33,6 +42,23 @@ pub enum Applied {
     Remote(Operation),
 }
 
+/// How many received history entries a replica keeps by default for
+/// [`Replica::rebase`] to resurrect lost own edits from: more than a busy
+/// document's revisions within a server's crash bound (about 800 a second
+/// in the crash tests), and a few hundred kilobytes for typical edits.
+pub const DEFAULT_LOG_CAPACITY: usize = 1024;
+
+/// One received history entry, as the log keeps it.
+#[derive(Debug, Clone, PartialEq)]
+struct Logged {
+    /// The entry, on the server text before it.
+    op: Operation,
+    /// Its inverse, on the server text after it.
+    inverse: Operation,
+    /// Our sequence number for it, when it was our own edit.
+    own_seq: Option<u64>,
+}
+
 /// The local text (the server text plus pending edits), the server text at
 /// the client's revision, and the client state machine.
 ///
@@ -50,6 +76,11 @@ pub struct Replica {
     base: Text,
     /// Outstanding and buffered edits, revision, sequence numbers.
     client: Client,
+    /// The last received entries, oldest first, ending at `base`: what
+    /// [`Replica::rebase`] resurrects lost own edits from.
+    log: VecDeque<Logged>,
+    /// Most entries `log` keeps (0: none, and no inverses computed).
+    log_capacity: usize,
 }
 
 impl Replica {
@@ -68,6 +99,20 @@ impl Replica {
             base: text.clone(),
             text,
             client: Client::with_next_seq(revision, next_seq),
+            log: VecDeque::new(),
+            log_capacity: DEFAULT_LOG_CAPACITY,
+        }
+    }
+
+    /// Keeps at most `entries` received history entries (default
+    /// [`DEFAULT_LOG_CAPACITY`]); own acknowledged edits older than that
+    /// cannot be resurrected after a crash. 0 keeps none and saves
+    /// computing their inverses (a load generator's simulated clients,
+    /// which never reconnect).
+    pub fn set_log_capacity(&mut self, entries: usize) {
+        self.log_capacity = entries;
+        while self.log.len() > entries {
+            self.log.pop_front();
         }
     }
 
@@ -174,20 +219,40 @@ impl Replica {
             check_len(op.base_len(), self.base.len_chars())?;
             None
         };
-        match self.client.receive(author, op)? {
+        let logged = if self.log_capacity == 0 {
+            None
+        } else {
+            let (own_seq, entry) = match &own {
+                Some((seq, own)) => (Some(*seq), own),
+                None => (None, op),
+            };
+            Some(Logged {
+                inverse: self.base.invert(entry)?,
+                op: entry.clone(),
+                own_seq,
+            })
+        };
+        let result = match self.client.receive(author, op)? {
             Received::Acknowledged { next } => {
                 let (seq, own) =
                     own.ok_or(OtError::UnexpectedEvent("acknowledged a remote entry"))?;
                 self.base.apply(&own)?;
-                Ok((Applied::Acknowledged { seq, next }, None))
+                (Applied::Acknowledged { seq, next }, None)
             }
             Received::Remote(local) => {
                 let seen = observe(&self.text, &local)?;
                 self.text.apply(&local)?;
                 self.base.apply(op)?;
-                Ok((Applied::Remote(local), Some(seen)))
+                (Applied::Remote(local), Some(seen))
             }
+        };
+        if let Some(logged) = logged {
+            if self.log.len() >= self.log_capacity {
+                self.log.pop_front();
+            }
+            self.log.push_back(logged);
         }
+        Ok(result)
     }
 
     /// [`Replica::receive`] of the history entry with revision `revision`
@@ -220,6 +285,14 @@ impl Replica {
     /// [`Client::rebase`]); the client is left offline (call
     /// [`Replica::resume`] next). Returns the operation that turned the
     /// local text into the new local text.
+    ///
+    /// Own acknowledged edits the snapshot lost (a server crash: sequence
+    /// numbers above `last_seq`) that are still in the log are taken out
+    /// of the server text this replica knew, the others' later entries
+    /// moved before them (selective undo), and they become pending again,
+    /// ahead of the outstanding and buffered edits: the server gets them
+    /// back. Only own edits: every client resurrects its own, so nothing
+    /// is sent twice. The log starts afresh.
     pub fn rebase(
         &mut self,
         text: &str,
@@ -244,13 +317,57 @@ impl Replica {
         // client's new state is kept. A snapshot is rare; the copy is of
         // the pending edits only.
         let mut client = self.client.clone();
-        let step = client.rebase(&self.base.to_string(), text, revision, last_seq)?;
+        let step = match self.lost_since(last_seq)? {
+            Some((known, lost)) => {
+                client.rebase_resurrecting(&known.to_string(), &lost, text, revision, last_seq)?
+            }
+            None => client.rebase(&self.base.to_string(), text, revision, last_seq)?,
+        };
         check_len(step.base_len(), self.text.len_chars())?;
         let seen = observe(&self.text, &step)?;
         self.text.apply(&step)?;
         self.base = Text::from(text);
         self.client = client;
+        self.log.clear();
         Ok((step, seen))
+    }
+
+    /// Own logged edits with sequence numbers above `last_seq`, taken out
+    /// of the server text: `None` when there are none, otherwise the
+    /// server text without them (others' later entries kept, moved before
+    /// them) and the operation on it that puts them back (giving `base`).
+    fn lost_since(&self, last_seq: u64) -> Result<Option<(Text, Operation)>, OtError> {
+        let is_lost = |e: &Logged| e.own_seq.is_some_and(|seq| seq > last_seq);
+        let Some(first) = self.log.iter().position(is_lost) else {
+            return Ok(None);
+        };
+        // The server text before the first lost edit: undo every entry
+        // from the newest back to it.
+        let mut server = self.base.clone();
+        for e in self.log.iter().skip(first).rev() {
+            server.apply(&e.inverse)?;
+        }
+        // Forward again, keeping `lost` applied to `known` == `server`.
+        let mut known = server.clone();
+        let mut lost = Operation::new();
+        lost.retain(known.len_chars());
+        for e in self.log.iter().skip(first) {
+            if is_lost(e) {
+                lost = lost.compose(&e.op)?;
+                server.apply(&e.op)?;
+            } else {
+                // Someone else's entry, made on a text holding our lost
+                // edits: transformed past their undoing it applies to the
+                // text without them, and the undoing transformed past it
+                // inverts to the new `lost`.
+                let undo = known.invert(&lost)?;
+                let (moved, undo_after) = e.op.transform(&undo)?;
+                known.apply(&moved)?;
+                server.apply(&e.op)?;
+                lost = server.invert(&undo_after)?;
+            }
+        }
+        Ok(Some((known, lost)))
     }
 
     /// Maps a code point index in the server text at the current revision
@@ -364,6 +481,75 @@ mod tests {
             .unwrap();
         assert_eq!(seen, Some(("ab".to_owned(), ins(2, 1, "x"))));
         assert_eq!(r.text().to_string(), "axb");
+    }
+
+    #[test]
+    fn own_acknowledged_edits_a_crash_lost_are_sent_again() {
+        // We type "a" (seq 1), user 2 appends "b", we append "c" (seq 2),
+        // and type "d" that is still outstanding (seq 3).
+        let mut r = Replica::new("", 0);
+        r.identified(1);
+        r.resume();
+        let s1 = r.splice(0, 0, "a").unwrap().unwrap();
+        r.receive(1, &s1.operation).unwrap();
+        r.receive(2, &ins(1, 1, "b")).unwrap();
+        let s2 = r.splice(2, 0, "c").unwrap().unwrap();
+        r.receive(1, &s2.operation).unwrap();
+        let s3 = r.splice(3, 0, "d").unwrap().unwrap();
+        assert_eq!(s3.seq, 3);
+        assert_eq!(r.text().to_string(), "abcd");
+        // The server crashed and kept only "a" (our seq 1).
+        r.disconnected();
+        let step = r.rebase("a", 1, 1).unwrap();
+        assert_eq!(step, Operation::splice(4, 1, 1, "").unwrap());
+        // "b" is user 2's to send again; "c" and "d" are ours, in one
+        // outstanding edit that keeps the unacknowledged one's number.
+        assert_eq!(r.text().to_string(), "acd");
+        let s = r.resume().unwrap();
+        assert_eq!((s.revision, s.seq), (1, 3));
+        assert_eq!(s.operation, ins(1, 1, "cd"));
+        assert_eq!(r.base().to_string(), "a");
+        // The log starts afresh: a second snapshot finds nothing more to
+        // resurrect than what is pending.
+        r.disconnected();
+        r.rebase("a", 1, 1).unwrap();
+        assert_eq!(r.text().to_string(), "acd");
+    }
+
+    #[test]
+    fn a_resurrected_edit_keeps_what_others_did_to_it_later() {
+        // We insert "xyz" (seq 1, acknowledged); user 2 then deletes "y"
+        // and inserts "!" at the start.
+        let mut r = Replica::new("", 4);
+        r.identified(1);
+        r.resume();
+        let s1 = r.splice(0, 0, "xyz").unwrap().unwrap();
+        r.receive(1, &s1.operation).unwrap();
+        r.receive(2, &Operation::splice(3, 1, 1, "").unwrap())
+            .unwrap();
+        r.receive(2, &ins(2, 0, "!")).unwrap();
+        assert_eq!(r.text().to_string(), "!xz");
+        // All three entries are lost; someone else typed "q" since.
+        r.disconnected();
+        r.rebase("q", 5, 0).unwrap();
+        assert_eq!(r.text().to_string(), "qxz");
+        let s = r.resume().unwrap();
+        assert_eq!(s.operation.apply("q").unwrap(), "qxz");
+        assert_eq!(s.seq, 2, "a fresh number, above every lost one");
+    }
+
+    #[test]
+    fn without_a_log_lost_edits_stay_lost() {
+        let mut r = Replica::new("", 0);
+        r.set_log_capacity(0);
+        r.identified(1);
+        r.resume();
+        let s1 = r.splice(0, 0, "a").unwrap().unwrap();
+        r.receive(1, &s1.operation).unwrap();
+        r.disconnected();
+        r.rebase("", 0, 0).unwrap();
+        assert_eq!(r.text().to_string(), "");
+        assert!(r.is_synchronized());
     }
 
     #[test]

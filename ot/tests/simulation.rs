@@ -11,8 +11,15 @@
 //! the history the client missed, after which the client resends what is
 //! still outstanding.
 //!
+//! The server also crashes now and then, losing the newest entries of its
+//! history (as a real one loses what it had not journaled yet): it comes
+//! back in a new epoch, so every client gets a snapshot with its surviving
+//! `last_seq` and rebases onto it — putting back its own acknowledged
+//! edits that were lost ([`tandem_ot::Replica::rebase`]).
+//!
 //! In insert-only runs every insert is one unique code point, so the end
-//! text can be audited: each edit must appear exactly once.
+//! text can be audited: each edit must appear exactly once, crashes or
+//! not.
 
 mod common;
 
@@ -36,6 +43,14 @@ enum Up {
 #[derive(Debug)]
 enum Down {
     Entry(UserId, Operation),
+    /// The text at `revision` of epoch `epoch`, holding the client's edits
+    /// up to `last_seq`.
+    Snapshot {
+        text: String,
+        revision: u64,
+        last_seq: u64,
+        epoch: u64,
+    },
     CaughtUp,
 }
 
@@ -50,9 +65,16 @@ struct Record {
 }
 
 struct Server {
+    initial: String,
     text: Text,
-    history: Vec<(UserId, Operation)>,
+    /// Author, operation and the author's sequence number of each entry.
+    history: Vec<(UserId, Operation, u64)>,
     clients: HashMap<UserId, Record>,
+    /// Bumped by each crash.
+    epoch: u64,
+    /// How many entries are on disk (journaled): a crash keeps at least
+    /// these.
+    durable: usize,
 }
 
 struct Sim {
@@ -65,6 +87,8 @@ struct Sim {
     connected: bool,
     /// Unique code points this client inserted (insert-only runs).
     inserted: Vec<char>,
+    /// The server epoch the replica's revision belongs to.
+    epoch: u64,
 }
 
 impl Server {
@@ -90,12 +114,12 @@ impl Server {
             return Err(format!("edit from the future: {revision}"));
         }
         let mut op = op;
-        for (_, past) in &self.history[revision..] {
+        for (_, past, _) in &self.history[revision..] {
             op = op.transform(past).map_err(|e| e.to_string())?.0;
         }
         self.text.apply(&op).map_err(|e| e.to_string())?;
         record.last_seq = seq;
-        self.history.push((from, op.clone()));
+        self.history.push((from, op.clone(), seq));
         for sim in sims.iter_mut().filter(|s| s.connected) {
             sim.down.push_back(Down::Entry(from, op.clone()));
         }
@@ -108,10 +132,51 @@ impl Server {
         let record = self.clients.entry(sim.user).or_default();
         record.generation = sim.generation;
         record.connected = true;
-        for (author, op) in &self.history[sim.replica.revision() as usize..] {
-            sim.down.push_back(Down::Entry(*author, op.clone()));
+        if sim.epoch == self.epoch {
+            for (author, op, _) in &self.history[sim.replica.revision() as usize..] {
+                sim.down.push_back(Down::Entry(*author, op.clone()));
+            }
+        } else {
+            sim.down.push_back(Down::Snapshot {
+                text: self.text.to_string(),
+                revision: self.history.len() as u64,
+                last_seq: record.last_seq,
+                epoch: self.epoch,
+            });
         }
         sim.down.push_back(Down::CaughtUp);
+    }
+
+    /// A crash that keeps only the first `keep` entries of the history
+    /// (never fewer than were journaled): every connection drops, and the
+    /// server comes back in a new epoch with what survived, all of it now
+    /// on disk.
+    fn crash(&mut self, keep: usize, sims: &mut [Sim]) -> Result<(), String> {
+        self.history.truncate(keep.max(self.durable));
+        self.durable = self.history.len();
+        let mut text = Text::from(self.initial.as_str());
+        for (_, op, _) in &self.history {
+            text.apply(op).map_err(|e| e.to_string())?;
+        }
+        self.text = text;
+        self.epoch += 1;
+        for (user, record) in self.clients.iter_mut() {
+            record.connected = false;
+            record.last_seq = self
+                .history
+                .iter()
+                .filter(|(author, _, _)| author == user)
+                .map(|(_, _, seq)| *seq)
+                .max()
+                .unwrap_or(0);
+        }
+        for sim in sims.iter_mut().filter(|s| s.connected) {
+            sim.up.clear();
+            sim.down.clear();
+            sim.connected = false;
+            sim.replica.disconnected();
+        }
+        Ok(())
     }
 }
 
@@ -175,6 +240,17 @@ impl Sim {
                 }
                 Applied::Remote(_) => {}
             },
+            Down::Snapshot {
+                text,
+                revision,
+                last_seq,
+                epoch,
+            } => {
+                self.replica
+                    .rebase(&text, revision, last_seq)
+                    .map_err(|e| format!("client {}: rebase: {e}", self.user))?;
+                self.epoch = epoch;
+            }
             Down::CaughtUp => {
                 if let Some(s) = self.replica.resume() {
                     self.up.push_back((
@@ -201,10 +277,14 @@ fn run(seed: u64) -> Result<(), String> {
     let insert_only = rng.random_bool(0.5);
     let initial = ["", "hello", "a😀b\ne\u{301}"][rng.random_range(0..3)];
     let mut server = Server {
+        initial: initial.to_owned(),
         text: Text::from(initial),
         history: Vec::new(),
         clients: HashMap::new(),
+        epoch: 0,
+        durable: 0,
     };
+    let mut crashes = 0;
     let mut sims: Vec<Sim> = (0..n)
         .map(|i| {
             let mut replica = Replica::new(initial, 0);
@@ -212,6 +292,7 @@ fn run(seed: u64) -> Result<(), String> {
             Sim {
                 user: i as UserId + 1,
                 replica,
+                epoch: 0,
                 up: VecDeque::new(),
                 down: VecDeque::new(),
                 generation: 0,
@@ -226,6 +307,18 @@ fn run(seed: u64) -> Result<(), String> {
     let mut counter = 0u32;
     for _ in 0..steps {
         let i = rng.random_range(0..n);
+        match rng.random_range(0..100) {
+            0 => {
+                // Lose some of what was not journaled yet.
+                let len = server.history.len();
+                let keep = rng.random_range(server.durable..=len);
+                server.crash(keep, &mut sims)?;
+                crashes += 1;
+                continue;
+            }
+            1..=5 => server.durable = server.history.len(), // a journal flush
+            _ => {}
+        }
         match rng.random_range(0..100) {
             0..=29 => sims[i].local_edit(&mut rng, insert_only, &mut counter)?,
             30..=59 => {
@@ -302,7 +395,7 @@ fn run(seed: u64) -> Result<(), String> {
         }
         if sim.replica.text().to_string() != expected {
             return Err(format!(
-                "client {} diverged:\n  {:?}\nserver:\n  {:?}",
+                "client {} diverged ({crashes} crashes):\n  {:?}\nserver:\n  {:?}",
                 sim.user,
                 sim.replica.text(),
                 expected
@@ -323,7 +416,7 @@ fn run(seed: u64) -> Result<(), String> {
                 let count = expected.chars().filter(|x| x == c).count();
                 if count != 1 {
                     return Err(format!(
-                        "edit {c:?} by client {} appears {count} times",
+                        "edit {c:?} by client {} appears {count} times ({crashes} crashes)",
                         sim.user
                     ));
                 }

@@ -1,7 +1,7 @@
 // The editor when things go wrong or are unusual: a refused oversized
 // edit (4413), a server crash that loses acknowledged edits (SIGKILL, then
-// a snapshot of another epoch on reconnect, onto which offline edits are
-// rebased), switching documents by changing the hash, and
+// a snapshot of another epoch on reconnect, onto which the page rebases
+// its offline edits and puts back its lost ones), switching documents by changing the hash, and
 // running under a sub-path (BASE_PATH).
 
 import assert from "node:assert/strict";
@@ -67,7 +67,7 @@ describe("recovery and addressing", { timeout: 240_000 }, () => {
     assert.deepEqual(user.errors, []);
   });
 
-  it("after a crash loses acknowledged edits, the page takes the server's state and keeps what it typed offline", STEP, async () => {
+  it("after a crash loses acknowledged edits, the page sends them again with what it typed offline", STEP, async () => {
     const port = await freePort();
     const db = path.join(tmp.dir, "crash.db");
     // No snapshot for a minute and the journal only every 15 s: the crash
@@ -94,10 +94,11 @@ describe("recovery and addressing", { timeout: 240_000 }, () => {
     await page.keyboard.type(offline, { delay: 5 });
     server = await startServer({ port, db, env });
     // The restarted server is of another epoch and has none of the
-    // acknowledged text: it sends a snapshot (empty), and the page rebases
-    // its pending edit onto it — the server's state wins for what it had
-    // acknowledged, nothing typed offline is lost or doubled.
-    await settledWith(page, server.url, id, offline, "the page to rebase onto the snapshot");
+    // acknowledged text: it sends a snapshot (empty) whose last_seq shows
+    // which of the page's acknowledged edits it lost. The page takes them
+    // out of the server text it knew, and sends them again with its
+    // offline edit, rebased onto the snapshot: nothing is lost or doubled.
+    await settledWith(page, server.url, id, lost + offline, "the page to rebase onto the snapshot");
     assert.deepEqual(user.errors, []);
   });
 
