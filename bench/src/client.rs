@@ -1,17 +1,14 @@
-//! One simulated editor: a WebSocket, the OT client state machine and a
-//! rope replica, speaking the protocol through the server's own encoders
+//! One simulated editor: a WebSocket and a `tandem_ot::Replica`, speaking
+//! the protocol through the server's own encoders
 //! (`tandem_server::protocol::client`).
 //!
-//! This is a leaner relative of `tandem_server::peer::Peer`, which the
-//! load generator cannot use as is: `Peer::next` reports a `History`
-//! message that acknowledges our edit as `Acked(seq)` only, dropping the
-//! authors of the other entries in the same message, and arrival
-//! latencies are matched by counting every author's entries. Here
-//! [`Incoming::Entries`] reports both. It also reads frames without
-//! handling them ([`SimClient::recv`], cancel-safe inside `select!`),
-//! skips decoding cursor and user messages it only counts, does not
-//! reconnect (a disconnect is a measured failure), and can use small
-//! socket buffers so that 10,000 idle connections fit in the load
+//! This is a leaner relative of `tandem_server::peer::Peer` (both are
+//! built on the same replica), shaped for measuring rather than for
+//! scripted tests: it reads frames without handling them
+//! ([`SimClient::recv`], cancel-safe inside `select!`), skips decoding the
+//! cursor and user messages it only counts, keeps no log of entries and
+//! never reconnects (a disconnect is a measured failure), and can use
+//! small socket buffers so that 10,000 idle connections fit in the load
 //! generator's memory.
 
 use std::time::{Duration, Instant};

@@ -44,8 +44,9 @@ pub enum Applied {
 
 /// How many received history entries a replica keeps by default for
 /// [`Replica::rebase`] to resurrect lost own edits from: more than a busy
-/// document's revisions within a server's crash bound (about 800 a second
-/// in the crash tests), and a few hundred kilobytes for typical edits.
+/// document's revisions within the server's default crash bound of one
+/// second (the crash tests saw up to about 100 revisions in 120 ms; see
+/// docs/reliability.md). Each entry holds an edit and its inverse.
 pub const DEFAULT_LOG_CAPACITY: usize = 1024;
 
 /// One received history entry, as the log keeps it.
